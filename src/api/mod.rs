@@ -1,0 +1,38 @@
+//! The public HTTP listener: `POST /subscribe`, `POST /unsubscribe`, `POST /oxen/v4/lsrpc`.
+//!
+//! **Owns:** routes, the onion v4 endpoint, every JSON error reply (PROTOCOL §2, §4).
+//! **Must not:** touch SQL: it calls [`crate::store::Store`] and [`crate::subscription`].
+
+use std::sync::Arc;
+
+use axum::routing::get;
+use axum::Router;
+
+use crate::crypto::RelayKeys;
+use crate::notifier::Services;
+use crate::store::{Changes, Store};
+
+/// What the handlers use.
+#[derive(Clone)]
+pub struct ApiState {
+    /// The subscription store.
+    pub store: Arc<dyn Store>,
+    /// Configured services (validation of tokens by kind).
+    pub services: Arc<Services>,
+    /// Told after each committed change (subscriber index, swarm monitor).
+    pub changes: Arc<dyn Changes>,
+    /// The relay's keys (onion decryption).
+    pub keys: Arc<RelayKeys>,
+    /// JSON body limit (`[api] max_body_bytes`).
+    pub max_body_bytes: usize,
+}
+
+/// The public router.
+pub fn router(state: ApiState) -> Router {
+    Router::new()
+        .route(
+            "/",
+            get(|| async { concat!("session-push-relay ", env!("CARGO_PKG_VERSION"), "\n") }),
+        )
+        .with_state(state)
+}

@@ -1,0 +1,228 @@
+//! Typed configuration: a TOML file, then `SPR_<SECTION>__<KEY>` environment overrides.
+//!
+//! **Owns:** every configuration key, its default (DESIGN "Configuration (contract)") and its
+//! validation. **Must not:** read files elsewhere: other modules get their own section.
+//!
+//! `load_from(toml, env)` is the pure core (tests pass a map instead of touching the process
+//! environment); `load(path)` reads the file and the real environment.
+
+mod error;
+mod secret;
+mod services;
+mod validate;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+pub use error::ConfigError;
+pub use secret::Secret;
+pub use services::{
+    ApnsConfig, ApnsMetadataForm, FcmConfig, FcmPriority, HmsConfig, LogServiceConfig,
+    ServiceConfig, ServiceLimits,
+};
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Public listener.
+    pub api: ApiConfig,
+    /// Private listener for metrics, health, stats and the status page.
+    pub admin: AdminConfig,
+    /// Subscription store.
+    pub database: DatabaseConfig,
+    /// Key files.
+    pub keys: KeysConfig,
+    /// Swarm side (oxend, storage servers).
+    pub swarm: SwarmConfig,
+    /// Push services clients may name in `service`.
+    pub services: Vec<ServiceConfig>,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+/// `[api]`: the public listener.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiConfig {
+    /// Address of `/subscribe`, `/unsubscribe`, `/oxen/v4/lsrpc`.
+    pub listen: SocketAddr,
+    /// Body limit of the JSON endpoints (the onion endpoint allows 10 MiB).
+    pub max_body_bytes: usize,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            listen: ([127, 0, 0, 1], 8080).into(),
+            max_body_bytes: 100_000,
+        }
+    }
+}
+
+/// `[admin]`: the private listener.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Address of `/metrics`, `/health/*`, `/stats`, `/`.
+    pub listen: SocketAddr,
+    /// When non-empty, `/stats` needs `Authorization: Bearer <token>`.
+    pub token: Secret<String>,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig {
+            listen: ([127, 0, 0, 1], 9090).into(),
+            token: Secret::default(),
+        }
+    }
+}
+
+/// `[database]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://path` (embedded default) or `postgres://user:pass@host/db`.
+    pub url: Secret<String>,
+    /// Pool size.
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            url: Secret::new("sqlite://data/relay.db".into()),
+            max_connections: 16,
+        }
+    }
+}
+
+/// `[keys]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KeysConfig {
+    /// Directory of `onion.key`, `swarm.key`, `storage.key`.
+    pub dir: PathBuf,
+}
+
+impl Default for KeysConfig {
+    fn default() -> Self {
+        KeysConfig {
+            dir: PathBuf::from("data/keys"),
+        }
+    }
+}
+
+/// `[swarm]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SwarmConfig {
+    /// "" = no swarm side; `tcp://`, `ipc://`, `curve://h:p/PUBKEY` or `http(s)://…/json_rpc`.
+    pub oxend: String,
+    /// Lower bound of the renewal interval, seconds.
+    pub resubscribe_min_secs: u64,
+    /// Upper bound of the renewal interval, seconds.
+    pub resubscribe_max_secs: u64,
+    /// Connection attempts in flight at once.
+    pub max_pending_connects: usize,
+    /// De-duplication window, seconds.
+    pub dedup_window_secs: u64,
+}
+
+impl Default for SwarmConfig {
+    fn default() -> Self {
+        SwarmConfig {
+            oxend: String::new(),
+            resubscribe_min_secs: 2700,
+            resubscribe_max_secs: 3300,
+            max_pending_connects: 500,
+            dedup_window_secs: 600,
+        }
+    }
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// A tracing filter: `info`, `debug`, `session_push_relay=debug,info`, …
+    pub level: String,
+    /// Output format.
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: "info".into(),
+            format: LogFormat::Pretty,
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+impl Config {
+    /// Loads `path` (if given) and the process environment, then validates.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let text = match path {
+            Some(p) => Some(std::fs::read_to_string(p).map_err(|e| {
+                ConfigError::new("--config", format!("cannot read {}: {e}", p.display()))
+            })?),
+            None => None,
+        };
+        let env: HashMap<String, String> = std::env::vars()
+            .filter(|(k, _)| k.starts_with("SPR_"))
+            .collect();
+        Self::load_from(text.as_deref(), env)
+    }
+
+    /// The pure core of `load`: TOML text plus an environment map.
+    pub fn load_from(
+        toml: Option<&str>,
+        env: HashMap<String, String>,
+    ) -> Result<Config, ConfigError> {
+        let mut builder = config::Config::builder();
+        if let Some(text) = toml {
+            builder = builder.add_source(config::File::from_str(text, config::FileFormat::Toml));
+        }
+        builder = builder.add_source(
+            config::Environment::with_prefix("SPR")
+                .prefix_separator("_")
+                .separator("__")
+                .try_parsing(true)
+                .source(Some(env)),
+        );
+        let raw = builder.build().map_err(ConfigError::from_config)?;
+        validate::known_keys(&raw)?;
+        let config: Config = raw.try_deserialize().map_err(ConfigError::from_config)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks values that types alone cannot: credentials present, names unique, URLs sane.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        validate::config(self)
+    }
+
+    /// The configured service with this name.
+    pub fn service(&self, name: &str) -> Option<&ServiceConfig> {
+        self.services.iter().find(|s| s.name() == name)
+    }
+}
+
+#[cfg(test)]
+mod tests;

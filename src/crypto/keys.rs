@@ -1,0 +1,182 @@
+//! The relay's key files: `onion.key`, `swarm.key`, `storage.key` in `[keys] dir`.
+//!
+//! Each file holds a 32-byte secret, raw or as 64 hex characters (so operators can paste a key
+//! into a Kubernetes secret). Missing files are created with mode 0600; existing ones are never
+//! overwritten.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::{random_array, x25519_base, CryptoError};
+
+/// An X25519 key pair. `Debug` shows only the public key.
+#[derive(Clone)]
+pub struct KeyPair {
+    secret: [u8; 32],
+    public: [u8; 32],
+}
+
+impl std::fmt::Debug for KeyPair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "KeyPair(public={})", hex::encode(self.public))
+    }
+}
+
+impl KeyPair {
+    /// A key pair from its secret scalar.
+    pub fn from_secret(secret: [u8; 32]) -> Self {
+        KeyPair {
+            secret,
+            public: x25519_base(&secret),
+        }
+    }
+
+    /// A fresh random key pair.
+    pub fn generate() -> Self {
+        Self::from_secret(random_array())
+    }
+
+    /// The secret scalar (for X25519 and CURVE; never log it).
+    pub fn secret(&self) -> &[u8; 32] {
+        &self.secret
+    }
+
+    /// The public key.
+    pub fn public(&self) -> &[u8; 32] {
+        &self.public
+    }
+}
+
+/// All keys the relay holds.
+#[derive(Clone, Debug)]
+pub struct RelayKeys {
+    /// Decrypts v4 onion requests; its public key is what clients are configured with.
+    pub onion: KeyPair,
+    /// The relay's OxenMQ CURVE identity towards storage servers and oxend.
+    pub swarm: KeyPair,
+    /// Seals device tokens at rest and keys their lookup hash.
+    pub storage: StorageKey,
+}
+
+/// The at-rest sealing key. `Debug` never prints it.
+#[derive(Clone)]
+pub struct StorageKey(pub [u8; 32]);
+
+impl std::fmt::Debug for StorageKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StorageKey(***)")
+    }
+}
+
+impl RelayKeys {
+    /// Loads the three key files from `dir`, creating any that are missing (and `dir` itself).
+    pub fn load_or_create(dir: &Path) -> Result<Self, CryptoError> {
+        std::fs::create_dir_all(dir).map_err(|e| key_error(dir, &e.to_string()))?;
+        Ok(RelayKeys {
+            onion: KeyPair::from_secret(load_or_create_secret(&dir.join("onion.key"))?),
+            swarm: KeyPair::from_secret(load_or_create_secret(&dir.join("swarm.key"))?),
+            storage: StorageKey(load_or_create_secret(&dir.join("storage.key"))?),
+        })
+    }
+
+    /// Fresh in-memory keys (tests, devnet).
+    pub fn generate() -> Self {
+        RelayKeys {
+            onion: KeyPair::generate(),
+            swarm: KeyPair::generate(),
+            storage: StorageKey(random_array()),
+        }
+    }
+}
+
+fn key_error(path: &Path, reason: &str) -> CryptoError {
+    CryptoError::KeyFile {
+        path: path.display().to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+fn load_or_create_secret(path: &Path) -> Result<[u8; 32], CryptoError> {
+    match std::fs::read(path) {
+        Ok(bytes) => parse_secret(&bytes)
+            .ok_or_else(|| key_error(path, "expected 32 raw bytes or 64 hex characters")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => create_secret(path),
+        Err(e) => Err(key_error(path, &e.to_string())),
+    }
+}
+
+fn parse_secret(bytes: &[u8]) -> Option<[u8; 32]> {
+    if let Ok(raw) = <[u8; 32]>::try_from(bytes) {
+        return Some(raw);
+    }
+    let text = std::str::from_utf8(bytes).ok()?.trim();
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(text, &mut out).ok()?;
+    Some(out)
+}
+
+fn create_secret(path: &Path) -> Result<[u8; 32], CryptoError> {
+    let secret: [u8; 32] = random_array();
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .map_err(|e| key_error(path, &e.to_string()))?;
+    file.write_all(&secret)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| key_error(path, &e.to_string()))?;
+    Ok(secret)
+}
+
+/// The path of the onion key inside a key directory.
+pub fn onion_key_path(dir: &Path) -> PathBuf {
+    dir.join("onion.key")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn created_once_with_0600_and_never_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = RelayKeys::load_or_create(dir.path()).unwrap();
+        let second = RelayKeys::load_or_create(dir.path()).unwrap();
+        assert_eq!(first.onion.public(), second.onion.public());
+        assert_eq!(first.swarm.public(), second.swarm.public());
+        assert_eq!(first.storage.0, second.storage.0);
+        assert_ne!(first.onion.public(), first.swarm.public());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(onion_key_path(dir.path()))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    #[test]
+    fn hex_key_files_accepted_and_garbage_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("onion.key"),
+            format!("{}\n", "11".repeat(32)),
+        )
+        .unwrap();
+        let keys = RelayKeys::load_or_create(dir.path()).unwrap();
+        assert_eq!(keys.onion.secret(), &[0x11u8; 32]);
+        std::fs::write(dir.path().join("swarm.key"), b"short").unwrap();
+        assert!(matches!(
+            RelayKeys::load_or_create(dir.path()),
+            Err(CryptoError::KeyFile { .. })
+        ));
+    }
+}

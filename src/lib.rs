@@ -1,0 +1,27 @@
+//! session-push-relay: a push-notification relay for the Session messenger.
+//!
+//! # Layout (see DESIGN.md)
+//!
+//! - [`config`]: typed configuration from TOML and `SPR_*` environment variables.
+//! - [`crypto`]: every cryptographic primitive; the only module that calls libsodium.
+//! - [`subscription`]: request parsing, field decoding, signature and timestamp rules (pure).
+//! - [`store`]: the database (Postgres or SQLite), token sealing, expiry.
+//! - [`api`]: the public HTTP listener: `/subscribe`, `/unsubscribe`, `/oxen/v4/lsrpc`.
+//! - [`notifier`]: one file per push provider: validation, sending, verdicts.
+//! - [`app`]: wires the modules together; `main` and the tests both call [`app::serve`].
+//!
+//! # Error policy
+//!
+//! Each module has one `error.rs` with a thiserror enum named after it; domain failures are
+//! variants, causes are kept as `#[source]`. `anyhow` is used only at the edges: `main`, the
+//! sub-commands, devnet and tests. Expected outcomes (a push verdict, a duplicate) are values,
+//! not errors. No `unwrap`/`expect` on anything that came from the network, a file or the
+//! database.
+
+pub mod api;
+pub mod app;
+pub mod config;
+pub mod crypto;
+pub mod notifier;
+pub mod store;
+pub mod subscription;

@@ -1,0 +1,108 @@
+//! The subscription database: schema, queries, at-rest token sealing, expiry cleanup.
+//!
+//! **Owns:** SQL (Postgres in `pg.rs`, SQLite in `sqlite.rs`, one migration directory each),
+//! sealing of device tokens and their keyed lookup hash (`seal.rs`).
+//! **Must not:** know about HTTP.
+//!
+//! Callers hold an `Arc<dyn Store>`; `open(url, …)` picks the backend by URL scheme.
+
+mod error;
+mod pg;
+mod seal;
+mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+
+pub use error::StoreError;
+pub use seal::Sealer;
+
+use crate::crypto::StorageKey;
+use crate::subscription::{AccountId, DeviceToken, Subscription, SubscriptionKey};
+
+/// What an upsert did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upsert {
+    /// No unexpired row existed for (account, service, svcid).
+    Added,
+    /// A row existed and was replaced; `monitor_changed` when namespaces, want_data or the
+    /// subaccount differ (those must reach the swarm within 1 s, PROTOCOL §8.3).
+    Updated {
+        /// Whether what storage servers are told changed.
+        monitor_changed: bool,
+    },
+}
+
+/// Told of every change the API or delivery makes to the store, after it is committed, so the
+/// in-memory subscriber index and the swarm monitor stay in step without polling.
+pub trait Changes: Send + Sync + 'static {
+    /// A subscription was added or replaced.
+    fn subscribed(&self, sub: &Subscription, outcome: Upsert);
+    /// A subscription was removed (unsubscribe, expiry, invalid token).
+    fn removed(&self, key: &SubscriptionKey);
+}
+
+/// Ignores every change (tests, and the relay before delivery and swarm exist).
+pub struct NoChanges;
+
+impl Changes for NoChanges {
+    fn subscribed(&self, _sub: &Subscription, _outcome: Upsert) {}
+    fn removed(&self, _key: &SubscriptionKey) {}
+}
+
+/// The subscription store.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Adds or replaces the subscription (account, service, svcid).
+    async fn upsert(&self, sub: &Subscription, now: i64) -> Result<Upsert, StoreError>;
+
+    /// Deletes one subscription; `true` if a row was deleted.
+    async fn remove(&self, key: &SubscriptionKey) -> Result<bool, StoreError>;
+
+    /// Deletes every subscription of (service, svcid) for all accounts (token invalid);
+    /// returns the accounts that lost one.
+    async fn remove_token(
+        &self,
+        service: &str,
+        token: &DeviceToken,
+    ) -> Result<Vec<AccountId>, StoreError>;
+
+    /// Deletes subscriptions with `sig_ts + 14 days <= now`; returns the deleted keys.
+    async fn delete_expired(&self, now: i64) -> Result<Vec<SubscriptionKey>, StoreError>;
+
+    /// Every unexpired subscription, streamed (start-up loading).
+    fn live(&self, now: i64) -> BoxStream<'_, Result<Subscription, StoreError>>;
+
+    /// The unexpired subscriptions of one account.
+    async fn for_account(
+        &self,
+        account: &AccountId,
+        now: i64,
+    ) -> Result<Vec<Subscription>, StoreError>;
+
+    /// Unexpired subscription counts per service.
+    async fn count_by_service(&self, now: i64) -> Result<Vec<(String, u64)>, StoreError>;
+
+    /// Whether the database answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// Opens the store for `url` (`sqlite://…` or `postgres://…`) and runs its migrations.
+pub async fn open(
+    url: &str,
+    max_connections: u32,
+    key: &StorageKey,
+) -> Result<Arc<dyn Store>, StoreError> {
+    let sealer = Sealer::new(key);
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let _store = pg::PgStore::connect(url, max_connections, sealer).await?;
+        Err(StoreError::UnsupportedUrl)
+    } else if url.starts_with("sqlite:") {
+        let _store = sqlite::SqliteStore::connect(url, max_connections, sealer).await?;
+        Err(StoreError::UnsupportedUrl)
+    } else {
+        Err(StoreError::UnsupportedUrl)
+    }
+}
