@@ -8,3 +8,14 @@
 mod notification;
 
 pub use notification::Notification;
+
+use crate::subscription::{AccountId, Subscription};
+
+/// Where the swarm monitor reads what to submit; `delivery`'s subscriber index implements it,
+/// so subscriptions are held in memory once.
+pub trait MonitorSource: Send + Sync + 'static {
+    /// Every account with at least one unexpired subscription.
+    fn accounts(&self) -> Vec<AccountId>;
+    /// The unexpired subscriptions of `account`; the monitor derives its entries from them (§8.3).
+    fn subscriptions(&self, account: &AccountId, now: i64) -> Vec<Subscription>;
+}
