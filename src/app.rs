@@ -44,7 +44,7 @@ pub async fn serve(
     .context("cannot open the database")?;
     let state = ApiState {
         store,
-        services: Arc::new(Services::new(config.services.clone())),
+        services: Arc::new(Services::new()),
         changes: Arc::new(NoChanges),
         keys: Arc::new(keys),
         max_body_bytes: config.api.max_body_bytes,

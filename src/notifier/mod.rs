@@ -4,28 +4,52 @@
 //! **Owns:** PROTOCOL §11 (provider requests and verdicts) and §12 (token validation).
 //! **Must not:** decide what to delete: it returns verdicts, `delivery` acts on them.
 
-use crate::config::ServiceConfig;
+use std::collections::HashMap;
+use std::sync::Arc;
 
-/// The services clients may name, as configured.
-#[derive(Debug, Default)]
+use async_trait::async_trait;
+
+use crate::subscription::DeviceToken;
+
+/// A configured push service: validates tokens for `/subscribe` and sends pushes.
+#[async_trait]
+pub trait Notifier: Send + Sync + 'static {
+    /// Provider kind (`apns`, `fcm`, `hms`, `log`), a metric label.
+    fn kind(&self) -> &'static str;
+
+    /// Checks `service_info.token` by the kind's rules (PROTOCOL §12) and returns the svcid.
+    /// The error is the spec's code-4 message (code 1 for a missing token is decided by the caller).
+    fn validate(&self, token: &str) -> Result<DeviceToken, String>;
+
+    /// Sends one push and classifies the outcome.
+    async fn send(&self, push: &Push) -> Verdict;
+}
+
+/// The services clients may name: service name → its notifier.
+#[derive(Default, Clone)]
 pub struct Services {
-    services: Vec<ServiceConfig>,
+    by_name: HashMap<Arc<str>, Arc<dyn Notifier>>,
 }
 
 impl Services {
-    /// From the `[[services]]` tables.
-    pub fn new(services: Vec<ServiceConfig>) -> Self {
-        Services { services }
+    /// An empty set (every subscribe answers error 2).
+    pub fn new() -> Self {
+        Services::default()
     }
 
-    /// The configuration of a service by name.
-    pub fn get(&self, name: &str) -> Option<&ServiceConfig> {
-        self.services.iter().find(|s| s.name() == name)
+    /// Adds (or replaces) a service.
+    pub fn insert(&mut self, name: &str, notifier: Arc<dyn Notifier>) {
+        self.by_name.insert(Arc::from(name), notifier);
+    }
+
+    /// The notifier of a service by name, with the interned name.
+    pub fn get(&self, name: &str) -> Option<(&Arc<str>, &Arc<dyn Notifier>)> {
+        self.by_name.get_key_value(name)
     }
 
     /// Every configured service.
-    pub fn all(&self) -> &[ServiceConfig] {
-        &self.services
+    pub fn iter(&self) -> impl Iterator<Item = (&Arc<str>, &Arc<dyn Notifier>)> {
+        self.by_name.iter()
     }
 }
 

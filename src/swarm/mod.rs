@@ -19,3 +19,23 @@ pub trait MonitorSource: Send + Sync + 'static {
     /// The unexpired subscriptions of `account`; the monitor derives its entries from them (§8.3).
     fn subscriptions(&self, account: &AccountId, now: i64) -> Vec<Subscription>;
 }
+
+/// A snapshot of the swarm side for health, stats and the status page (published on a
+/// `tokio::sync::watch` channel by the swarm task).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SwarmStatus {
+    /// Whether a node list has been loaded from oxend.
+    pub node_list_loaded: bool,
+    /// Distinct valid swarm ids.
+    pub swarms: usize,
+    /// Usable service nodes.
+    pub snodes: usize,
+    /// Swarms with at least one connected member.
+    pub swarms_connected: usize,
+    /// Accounts being monitored.
+    pub accounts_monitored: usize,
+    /// Established connections to storage servers.
+    pub connections: usize,
+    /// Connection attempts in flight.
+    pub pending_connections: usize,
+}
