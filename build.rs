@@ -1,5 +1,7 @@
 //! Builds libzmq (vendored by `zeromq-src`, compiled with `cc`, no cmake) with CURVE enabled,
 //! linked against the libsodium that `libsodium-sys-stable` has just built. See README "Design notes".
+// Build scripts hand flags to `cc` through the environment; the ban on set_var is for tests.
+#[allow(clippy::disallowed_methods)]
 fn main() {
     let (Ok(lib), Ok(include)) = (
         std::env::var("DEP_SODIUM_LIB"),

@@ -11,8 +11,10 @@ use crate::config::Config;
 use crate::crypto::{self, RelayKeys};
 use crate::notifier::Services;
 use crate::store::{self, NoChanges};
+use crate::systemd;
 
-/// Runs the relay with `config` until SIGINT/SIGTERM.
+/// Runs the relay with `config` until SIGINT or SIGTERM (systemd, Docker and Kubernetes stop
+/// with SIGTERM).
 pub async fn run(config: Config) -> anyhow::Result<()> {
     crypto::init()?;
     let keys = RelayKeys::load_or_create(&config.keys.dir)?;
@@ -22,7 +24,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     let signal = shutdown.clone();
     tokio::spawn(async move {
-        let _ = tokio::signal::ctrl_c().await;
+        stop_signal().await;
         signal.cancel();
     });
     serve(config, keys, api_listener, shutdown).await
@@ -49,8 +51,27 @@ pub async fn serve(
         keys: Arc::new(keys),
         max_body_bytes: config.api.max_body_bytes,
     };
+    // Start-up is complete: the listener is bound and the store open (sd_notify READY=1).
+    systemd::announce_ready(&shutdown);
     axum::serve(api_listener, api::router(state))
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await?;
     Ok(())
+}
+
+/// Resolves on the first SIGINT or SIGTERM.
+async fn stop_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGTERM; stopping on SIGINT only");
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
 }

@@ -10,6 +10,7 @@
 //! - [`swarm`]: node list, swarm mapping, OxenMQ, monitor renewal, notify intake.
 //! - [`delivery`]: de-dup, subscriber index, payloads, dispatch.
 //! - [`notifier`]: one file per push provider: validation, sending, verdicts.
+//! - [`systemd`]: `Type=notify` readiness, watchdog and stopping notifications.
 //! - [`app`]: wires the modules together; `main` and the tests both call [`app::serve`].
 //!
 //! # Error policy
@@ -29,3 +30,4 @@ pub mod notifier;
 pub mod store;
 pub mod subscription;
 pub mod swarm;
+pub mod systemd;
