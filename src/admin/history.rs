@@ -1,5 +1,6 @@
 //! The sampler: every few seconds it runs the recorder's upkeep, re-checks readiness (the
-//! `relay_ready` gauge) and keeps a short history of scrapes for the status page.
+//! `relay_ready` gauge), copies swarm connectivity into `relay_swarms` and
+//! `relay_swarms_connected`, and keeps a short history of scrapes for the status page.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -104,11 +105,17 @@ impl Sampler {
         state.prometheus.run_upkeep();
         let readiness = health::check(state.store.as_ref(), state.swarm.as_ref()).await;
         metrics::gauge!(names::READY).set(if readiness.ready() { 1.0 } else { 0.0 });
+        let swarm = state.swarm.as_ref().map(|rx| rx.borrow().clone());
+        if let Some(s) = &swarm {
+            // The connectivity ratio of the readiness rule, for the swarm alert.
+            metrics::gauge!(names::SWARMS).set(s.swarms as f64);
+            metrics::gauge!(names::SWARMS_CONNECTED).set(s.swarms_connected as f64);
+        }
         let scrape = Scrape::parse(&state.prometheus.render()).retain(KEPT);
         state.history.push(Point {
             at: state.started.elapsed().as_secs_f64(),
             scrape,
-            swarm: state.swarm.as_ref().map(|rx| rx.borrow().clone()),
+            swarm,
             readiness,
         });
     }

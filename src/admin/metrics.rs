@@ -49,6 +49,11 @@ pub const BREAKER_OPEN: &str = "relay_breaker_open";
 /// `relay_credential_expiry_timestamp_seconds{service}`: when credentials expire, Unix seconds;
 /// 0 means unknown (gauge).
 pub const CREDENTIAL_EXPIRY: &str = "relay_credential_expiry_timestamp_seconds";
+/// `relay_swarms`: valid swarms in the node list (gauge, set by the admin sampler from
+/// `SwarmStatus`).
+pub const SWARMS: &str = "relay_swarms";
+/// `relay_swarms_connected`: swarms with at least one connected member (gauge, as above).
+pub const SWARMS_CONNECTED: &str = "relay_swarms_connected";
 /// `relay_ready`: 1 while `/health/ready` would answer 200 (gauge, for alerts).
 pub const READY: &str = "relay_ready";
 
@@ -77,6 +82,8 @@ pub const NAMES: &[&str] = &[
     TOKENS_REMOVED,
     BREAKER_OPEN,
     CREDENTIAL_EXPIRY,
+    SWARMS,
+    SWARMS_CONNECTED,
     READY,
     process::CPU_SECONDS,
     process::RESIDENT_MEMORY,
@@ -128,6 +135,8 @@ fn register() {
         PUSH_QUEUE_DEPTH,
         BREAKER_OPEN,
         CREDENTIAL_EXPIRY,
+        SWARMS,
+        SWARMS_CONNECTED,
         READY,
     ] {
         metrics::gauge!(name).set(0.0);
@@ -181,6 +190,11 @@ fn describe() {
     describe_gauge!(
         CREDENTIAL_EXPIRY,
         "When a service's credentials expire, Unix seconds (0 = unknown)."
+    );
+    describe_gauge!(SWARMS, "Valid swarms in the node list.");
+    describe_gauge!(
+        SWARMS_CONNECTED,
+        "Swarms with at least one connected member."
     );
     describe_gauge!(READY, "1 while the relay is ready (database, swarm).");
 }

@@ -1,0 +1,8 @@
+//! The one integration-test binary: one module per area, shared helpers in `support`.
+
+// Test-only code: in helpers as in tests, a panic is the failure report.
+#![allow(clippy::unwrap_used)]
+
+mod admin;
+mod dashboards;
+mod support;
