@@ -235,6 +235,49 @@ fn load_burst(i: u64) {
     }
 }
 
+#[tokio::test]
+async fn status_json_has_series_from_the_history() {
+    let (_tx, rx) = watch::channel(swarm_status(true, 4, 3));
+    let st = state(FakeStore::new(&[]), Some(rx), "");
+    let sampler = Sampler::new(&st, Duration::from_secs(2));
+    for i in 0..4 {
+        load_burst(i);
+        sampler.sample().await;
+    }
+    let app = router(&st);
+    let (status, s) = get_json(&app, "/status.json", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        s["ago"].as_array().unwrap().len(),
+        3,
+        "one value per interval"
+    );
+    assert!(s["pushes"]["apns-load"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|v| v.as_f64().unwrap() > 0.0));
+    assert!(s["latency_p99"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|v| v.as_f64().is_some()));
+    assert_eq!(s["swarm_connected_pct"][0], 75.0);
+    assert!(s["now"]["ready"].as_bool().unwrap());
+    let failures = s["now"]["failures"].as_array().unwrap();
+    assert!(failures
+        .iter()
+        .any(|f| f["service"] == "fcm-load" && f["reason"] == "QUOTA_EXCEEDED"));
+
+    let (status, page) = get(&app, "/", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("<canvas id=\"chart-pushes\"") && page.contains("status.json"));
+    assert!(
+        !page.contains("http://") && !page.contains("https://"),
+        "self-contained"
+    );
+}
+
 /// The `data-points` attribute of the canvas with `id` in a dumped DOM.
 fn data_points(dom: &str, id: &str) -> Option<u64> {
     let at = dom.find(&format!("id=\"{id}\""))?;
