@@ -231,18 +231,15 @@ fn counts(a: &Scrape, b: &Scrape, name: &str) -> Vec<Count> {
     let mut out: Vec<Count> = b
         .by2(name, "service", "reason")
         .into_iter()
-        .map(|((service, reason), v)| Count {
-            count: increase(
-                before
-                    .get(&(service.clone(), reason.clone()))
-                    .copied()
-                    .unwrap_or(0.0),
-                v,
-            ),
-            service,
-            reason,
+        .filter_map(|(key, after)| {
+            let count = increase(before.get(&key).copied().unwrap_or(0.0), after);
+            let (service, reason) = key;
+            (count > 0.0).then_some(Count {
+                service,
+                reason,
+                count,
+            })
         })
-        .filter(|c| c.count > 0.0)
         .collect();
     out.sort_by(|x, y| y.count.total_cmp(&x.count));
     out
