@@ -1,14 +1,18 @@
 //! Wires the modules together and runs them until shutdown.
 
+use std::future::IntoFuture;
 use std::sync::Arc;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
+use crate::admin::{self, AdminState};
 use crate::api::{self, ApiState};
 use crate::config::Config;
 use crate::crypto::{self, RelayKeys};
+use crate::logging;
 use crate::notifier::Services;
 use crate::store::{self, NoChanges};
 use crate::systemd;
@@ -21,13 +25,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let api_listener = TcpListener::bind(config.api.listen)
         .await
         .with_context(|| format!("cannot bind api.listen {}", config.api.listen))?;
+    let admin_listener = TcpListener::bind(config.admin.listen)
+        .await
+        .with_context(|| format!("cannot bind admin.listen {}", config.admin.listen))?;
     let shutdown = CancellationToken::new();
     let signal = shutdown.clone();
     tokio::spawn(async move {
         stop_signal().await;
         signal.cancel();
     });
-    serve(config, keys, api_listener, shutdown).await
+    serve(config, keys, api_listener, admin_listener, shutdown).await
 }
 
 /// Runs the relay on already-bound listeners until `shutdown` is cancelled (tests use this).
@@ -35,8 +42,11 @@ pub async fn serve(
     config: Config,
     keys: RelayKeys,
     api_listener: TcpListener,
+    admin_listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    // First, so every series other modules emit lands in the recorder.
+    admin::metrics::install()?;
     let store = store::open(
         config.database.url.expose(),
         config.database.max_connections,
@@ -44,6 +54,14 @@ pub async fn serve(
     )
     .await
     .context("cannot open the database")?;
+    // TODO(admin): pass the swarm task's SwarmStatus receiver when [swarm] oxend is set.
+    let admin_state = AdminState::new(store.clone(), None, config.admin.token.clone())?;
+    let sampler = admin::Sampler::new(&admin_state, admin::SAMPLE_INTERVAL);
+    tokio::spawn(
+        sampler
+            .run(shutdown.child_token())
+            .instrument(tracing::info_span!("admin.sampler")),
+    );
     let state = ApiState {
         store,
         services: Arc::new(Services::new()),
@@ -51,11 +69,16 @@ pub async fn serve(
         keys: Arc::new(keys),
         max_body_bytes: config.api.max_body_bytes,
     };
-    // Start-up is complete: the listener is bound and the store open (sd_notify READY=1).
+    // Start-up is complete: listeners bound and the store open (sd_notify READY=1).
     systemd::announce_ready(&shutdown);
-    axum::serve(api_listener, api::router(state))
+    let api_router = api::router(state).layer(axum::middleware::from_fn(logging::request_span));
+    let api = axum::serve(api_listener, api_router)
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+        .into_future();
+    let admin = axum::serve(admin_listener, admin::router(admin_state))
         .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await?;
+        .into_future();
+    tokio::try_join!(api, admin)?;
     Ok(())
 }
 

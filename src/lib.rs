@@ -11,6 +11,8 @@
 //! - [`delivery`]: de-dup, subscriber index, payloads, dispatch.
 //! - [`notifier`]: one file per push provider: validation, sending, verdicts.
 //! - [`systemd`]: `Type=notify` readiness, watchdog and stopping notifications.
+//! - [`admin`]: the private listener: metrics, health, stats, status page.
+//! - [`logging`]: the tracing subscriber and the request span of both listeners.
 //! - [`app`]: wires the modules together; `main` and the tests both call [`app::serve`].
 //!
 //! # Error policy
@@ -21,11 +23,13 @@
 //! not errors. No `unwrap`/`expect` on anything that came from the network, a file or the
 //! database.
 
+pub mod admin;
 pub mod api;
 pub mod app;
 pub mod config;
 pub mod crypto;
 pub mod delivery;
+pub mod logging;
 pub mod notifier;
 pub mod store;
 pub mod subscription;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use session_push_relay::config::Config;
-use session_push_relay::{app, crypto};
+use session_push_relay::{app, crypto, logging};
 
 #[derive(Parser)]
 #[command(
@@ -65,6 +65,10 @@ fn serve(path: Option<PathBuf>) -> ExitCode {
         Ok(c) => c,
         Err(e) => return config_failure(&e),
     };
+    if let Err(e) = logging::init(&config.log) {
+        eprintln!("{e}");
+        return ExitCode::from(2);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -1,6 +1,9 @@
-//! The integration test binary: one module per area.
+//! The one integration-test binary: one module per area, shared helpers in `support`.
 
-// Helpers outside `#[test]` functions are test code too: a panic there is a test failure.
+// Test-only code: in helpers as in tests, a panic is the failure report.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod admin;
+mod dashboards;
+mod support;
 mod systemd;
