@@ -42,6 +42,7 @@ pub async fn serve(
     )
     .await
     .context("cannot open the database")?;
+    tracing::info!(onion_pubkey = %hex::encode(keys.onion.public()), "onion public key");
     let state = ApiState {
         store,
         services: Arc::new(Services::new()),
