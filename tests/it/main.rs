@@ -1,0 +1,4 @@
+//! The integration test binary: one module per area, shared helpers in `support`.
+
+mod onion;
+mod support;
