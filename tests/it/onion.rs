@@ -1,24 +1,17 @@
 //! `POST /oxen/v4/lsrpc` end to end through the router, with the devnet onion client
 //! (PROTOCOL §4): round trips, every error path, and a property test that never sees a 5xx.
 
-use std::sync::Arc;
-
-use anyhow::{ensure, Context};
-use axum::body::{to_bytes, Body};
-use axum::http::{header, Method, Request, StatusCode};
+use anyhow::Context;
+use axum::http::{Method, StatusCode};
 use base64::Engine;
-use bytes::Bytes;
 use proptest::prelude::*;
 use session_push_relay::api::onion::MAX_BODY;
-use session_push_relay::api::{self, handle_json, ApiState, JsonEndpoint};
-use session_push_relay::crypto::{self, RelayKeys};
-use session_push_relay::devnet::onion_client::{frame, ClientEncType, OnionClient, OnionRequest};
-use session_push_relay::notifier::Services;
-use session_push_relay::store::NoChanges;
+use session_push_relay::api::{handle_json, JsonEndpoint};
+use session_push_relay::crypto;
+use session_push_relay::devnet::onion_client::{frame, ClientEncType, OnionClient};
 use tokio::runtime::Runtime;
-use tower::ServiceExt;
 
-use crate::support::null_store::NullStore;
+use crate::support::onion_relay::{open, plain_400, Answer, Inner, Relay};
 
 const ENDPOINTS: [(&str, JsonEndpoint); 2] = [
     ("/subscribe", JsonEndpoint::Subscribe),
@@ -26,115 +19,6 @@ const ENDPOINTS: [(&str, JsonEndpoint); 2] = [
 ];
 
 const TEXT: &str = "text/plain; charset=utf-8";
-
-/// A relay router with fresh keys, a store that counts writes, and a client for it.
-struct Relay {
-    state: ApiState,
-    store: Arc<NullStore>,
-    client: OnionClient,
-}
-
-/// What the router answered.
-struct Answer {
-    status: StatusCode,
-    content_type: String,
-    body: Bytes,
-}
-
-/// A decrypted inner reply.
-#[derive(Debug, PartialEq, Eq)]
-struct Inner {
-    code: u16,
-    content_type: String,
-    body: Vec<u8>,
-}
-
-impl Relay {
-    fn new() -> anyhow::Result<Self> {
-        crypto::init()?;
-        let keys = RelayKeys::generate();
-        let store = Arc::new(NullStore::default());
-        let client = OnionClient::new(*keys.onion.public());
-        let state = ApiState {
-            store: store.clone(),
-            services: Arc::new(Services::new()),
-            changes: Arc::new(NoChanges),
-            keys: Arc::new(keys),
-            max_body_bytes: 100_000,
-        };
-        Ok(Relay {
-            state,
-            store,
-            client,
-        })
-    }
-
-    async fn call(&self, method: Method, body: Vec<u8>) -> anyhow::Result<Answer> {
-        let request = Request::builder()
-            .method(method)
-            .uri("/oxen/v4/lsrpc")
-            .header(header::CONTENT_TYPE, "application/octet-stream")
-            .body(Body::from(body))?;
-        let response = api::router(self.state.clone()).oneshot(request).await?;
-        let content_type = match response.headers().get(header::CONTENT_TYPE) {
-            Some(value) => value.to_str()?.to_string(),
-            None => String::new(),
-        };
-        Ok(Answer {
-            status: response.status(),
-            content_type,
-            body: to_bytes(response.into_body(), usize::MAX).await?,
-        })
-    }
-
-    async fn post(&self, body: Vec<u8>) -> anyhow::Result<Answer> {
-        self.call(Method::POST, body).await
-    }
-
-    /// POSTs `request` and opens the encrypted reply.
-    async fn exchange(&self, request: &OnionRequest) -> anyhow::Result<Inner> {
-        open(&self.post(request.body().to_vec()).await?, request)
-    }
-
-    /// A POST of `body` to `endpoint`, wrapped for this relay.
-    fn wrap(
-        &self,
-        enc: ClientEncType,
-        endpoint: &str,
-        body: Option<&[u8]>,
-    ) -> anyhow::Result<OnionRequest> {
-        self.client.request(enc, "POST", endpoint, body)
-    }
-}
-
-/// Checks the outer reply is an encrypted 200 and decrypts it.
-fn open(answer: &Answer, request: &OnionRequest) -> anyhow::Result<Inner> {
-    ensure!(answer.status == StatusCode::OK, "status {}", answer.status);
-    ensure!(answer.content_type == "application/octet-stream");
-    let reply = request.open_reply(&answer.body)?;
-    ensure!(reply.headers.len() == 1, "headers {:?}", reply.headers);
-    let content_type = reply.headers["content-type"]
-        .as_str()
-        .context("content-type not a string")?;
-    Ok(Inner {
-        code: reply.code,
-        content_type: content_type.to_string(),
-        body: reply.body,
-    })
-}
-
-/// Checks the outer reply is a plain 400 (PROTOCOL §4.2) and returns its text.
-fn plain_400(answer: &Answer) -> anyhow::Result<String> {
-    ensure!(
-        answer.status == StatusCode::BAD_REQUEST,
-        "status {}",
-        answer.status
-    );
-    ensure!(answer.content_type.starts_with("text/plain"));
-    let text = String::from_utf8(answer.body.to_vec())?;
-    ensure!(!text.is_empty() && text.len() < 100, "{text}");
-    Ok(text)
-}
 
 fn json_reply(body: &str) -> Inner {
     Inner {

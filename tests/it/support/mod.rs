@@ -1,3 +1,4 @@
 //! Helpers shared by the integration tests.
 
 pub mod null_store;
+pub mod onion_relay;
