@@ -35,6 +35,7 @@ pub async fn serve(
     api_listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    tracing::info!(onion_pubkey = %hex::encode(keys.onion.public()), "onion public key");
     let store = store::open(
         config.database.url.expose(),
         config.database.max_connections,
@@ -42,7 +43,6 @@ pub async fn serve(
     )
     .await
     .context("cannot open the database")?;
-    tracing::info!(onion_pubkey = %hex::encode(keys.onion.public()), "onion public key");
     let state = ApiState {
         store,
         services: Arc::new(Services::new()),

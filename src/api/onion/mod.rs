@@ -36,7 +36,7 @@ pub const PATH: &str = "/oxen/v4/lsrpc";
 enum Outcome {
     /// Dispatched to a JSON route.
     Ok,
-    /// Refused with a plain 400 before a layer was opened.
+    /// Refused with a plain 400: outer framing, keys or decryption.
     BadRequest,
     /// Inner framing or meta invalid, or a method other than POST.
     InnerError,
@@ -113,7 +113,7 @@ fn reject(enc_label: &'static str, e: &OnionError) -> Response {
     record(enc_label, Outcome::BadRequest);
     (
         StatusCode::BAD_REQUEST,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        [(header::CONTENT_TYPE, reply::TEXT)],
         e.to_string(),
     )
         .into_response()
