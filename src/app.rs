@@ -47,6 +47,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     // First, so every series other modules emit lands in the recorder.
     admin::metrics::install()?;
+    tracing::info!(onion_pubkey = %hex::encode(keys.onion.public()), "onion public key");
     let store = store::open(
         config.database.url.expose(),
         config.database.max_connections,

@@ -13,6 +13,7 @@
 //! - [`systemd`]: `Type=notify` readiness, watchdog and stopping notifications.
 //! - [`admin`]: the private listener: metrics, health, stats, status page.
 //! - [`logging`]: the tracing subscriber and the request span of both listeners.
+//! - [`devnet`]: simulated network for devnet and tests (never used by production paths).
 //! - [`app`]: wires the modules together; `main` and the tests both call [`app::serve`].
 //!
 //! # Error policy
@@ -30,6 +31,7 @@ pub mod config;
 pub mod crypto;
 pub mod delivery;
 pub mod logging;
+pub mod devnet;
 pub mod notifier;
 pub mod store;
 pub mod subscription;

@@ -3,9 +3,11 @@
 //! **Owns:** routes, the onion v4 endpoint, every JSON error reply (PROTOCOL §2, §4).
 //! **Must not:** touch SQL: it calls [`crate::store::Store`] and [`crate::subscription`].
 
+pub mod onion;
+
 use std::sync::Arc;
 
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 
 use crate::crypto::RelayKeys;
@@ -52,5 +54,6 @@ pub fn router(state: ApiState) -> Router {
             "/",
             get(|| async { concat!("session-push-relay ", env!("CARGO_PKG_VERSION"), "\n") }),
         )
+        .route(onion::PATH, post(onion::lsrpc))
         .with_state(state)
 }

@@ -5,5 +5,6 @@
 
 mod admin;
 mod dashboards;
+mod onion;
 mod support;
 mod systemd;
