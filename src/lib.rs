@@ -9,6 +9,7 @@
 //! - [`api`]: the public HTTP listener: `/subscribe`, `/unsubscribe`, `/oxen/v4/lsrpc`.
 //! - [`swarm`]: node list, swarm mapping, OxenMQ, monitor renewal, notify intake.
 //! - [`delivery`]: de-dup, subscriber index, payloads, dispatch.
+//! - [`devnet`]: simulated network for devnet and tests (never used by production paths).
 //! - [`notifier`]: one file per push provider: validation, sending, verdicts.
 //! - [`app`]: wires the modules together; `main` and the tests both call [`app::serve`].
 //!
@@ -25,6 +26,7 @@ pub mod app;
 pub mod config;
 pub mod crypto;
 pub mod delivery;
+pub mod devnet;
 pub mod notifier;
 pub mod store;
 pub mod subscription;
