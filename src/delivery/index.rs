@@ -248,11 +248,11 @@ mod tests {
 
     #[test]
     fn entry_is_compact() {
-        assert!(
-            std::mem::size_of::<Entry>() <= 208,
-            "{}",
-            std::mem::size_of::<Entry>()
-        );
+        // Inline part of the ≤ 512-byte budget per subscription; the rest is the token's
+        // heap bytes, the namespace slice and the account's share of the map.
+        let size = std::mem::size_of::<Entry>();
+        println!("index entry: {size} bytes inline");
+        assert!(size <= 208, "{size}");
     }
 
     #[test]
