@@ -9,11 +9,11 @@
 //! - [`api`]: the public HTTP listener: `/subscribe`, `/unsubscribe`, `/oxen/v4/lsrpc`.
 //! - [`swarm`]: node list, swarm mapping, OxenMQ, monitor renewal, notify intake.
 //! - [`delivery`]: de-dup, subscriber index, payloads, dispatch.
+//! - [`devnet`]: simulated network for devnet and tests (never used by production paths).
 //! - [`notifier`]: one file per push provider: validation, sending, verdicts.
 //! - [`systemd`]: `Type=notify` readiness, watchdog and stopping notifications.
 //! - [`admin`]: the private listener: metrics, health, stats, status page.
 //! - [`logging`]: the tracing subscriber and the request span of both listeners.
-//! - [`devnet`]: simulated network for devnet and tests (never used by production paths).
 //! - [`app`]: wires the modules together; `main` and the tests both call [`app::serve`].
 //!
 //! # Error policy
@@ -30,8 +30,8 @@ pub mod app;
 pub mod config;
 pub mod crypto;
 pub mod delivery;
-pub mod logging;
 pub mod devnet;
+pub mod logging;
 pub mod notifier;
 pub mod store;
 pub mod subscription;

@@ -21,7 +21,7 @@ pub use error::ConfigError;
 pub use secret::Secret;
 pub use services::{
     ApnsConfig, ApnsMetadataForm, FcmConfig, FcmPriority, HmsConfig, LogServiceConfig,
-    ServiceConfig, ServiceLimits,
+    ServiceConfig, ServiceLimits, DEFAULT_BREAKER_THRESHOLD,
 };
 
 /// The whole configuration.

@@ -33,6 +33,21 @@ pub struct ServiceLimits {
     pub request_timeout_secs: u64,
 }
 
+impl Default for ServiceLimits {
+    /// The defaults of a `[[services]]` table that sets none of the limit keys.
+    fn default() -> Self {
+        ServiceLimits {
+            queue_capacity: default_queue_capacity(),
+            concurrency: default_concurrency(),
+            max_retries: default_max_retries(),
+            request_timeout_secs: default_timeout(),
+        }
+    }
+}
+
+/// Default `breaker_threshold` (20 %, PROTOCOL §11).
+pub const DEFAULT_BREAKER_THRESHOLD: f64 = 0.2;
+
 fn default_queue_capacity() -> usize {
     10_000
 }
@@ -52,7 +67,7 @@ fn default_expiration() -> u64 {
     86_400
 }
 fn default_breaker_threshold() -> f64 {
-    0.2
+    DEFAULT_BREAKER_THRESHOLD
 }
 
 macro_rules! limits_fields {

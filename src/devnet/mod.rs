@@ -1,7 +1,8 @@
-//! Simulated network for devnet and tests: clients and mocks of the parts the relay talks to.
+//! Simulated network for devnet and tests: the onion client of the last service node, simulated
+//! clients and devices, oxend and storage servers, and mock APNs/FCM/HMS servers.
 //!
-//! **Owns:** test doubles (the onion client of the last service node, and later the simulated
-//! oxend, storage servers and provider mocks).
+//! **Owns:** test doubles that speak the real wire formats.
 //! **Must not:** be used by production paths: nothing outside `devnet` and the tests imports it.
 
+pub mod device;
 pub mod onion_client;

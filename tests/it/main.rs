@@ -5,6 +5,7 @@
 
 mod admin;
 mod dashboards;
+mod delivery;
 mod onion;
 mod support;
 mod systemd;

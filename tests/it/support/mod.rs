@@ -1,5 +1,8 @@
 //! Helpers shared by the integration tests.
 
 pub mod admin;
+pub mod fake_notifier;
+pub mod memory_store;
+pub mod metrics;
 pub mod null_store;
 pub mod onion_relay;
