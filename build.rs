@@ -1,5 +1,7 @@
 //! Builds libzmq (vendored by `zeromq-src`, compiled with `cc`, no cmake) with CURVE enabled,
 //! linked against the libsodium that `libsodium-sys-stable` has just built. See README "Design notes".
+// cc reads CFLAGS/CXXFLAGS from the environment; setting them is how a build script passes them.
+#[allow(clippy::disallowed_methods)]
 fn main() {
     let (Ok(lib), Ok(include)) = (
         std::env::var("DEP_SODIUM_LIB"),

@@ -25,6 +25,7 @@ pub mod app;
 pub mod config;
 pub mod crypto;
 pub mod delivery;
+pub mod devnet;
 pub mod notifier;
 pub mod store;
 pub mod subscription;

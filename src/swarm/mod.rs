@@ -5,8 +5,13 @@
 //!
 //! Data leaves as [`Notification`] values on a bounded channel to `delivery`.
 
+mod error;
+pub mod message;
 mod notification;
+pub mod oxenmq;
+pub mod zmq;
 
+pub use error::SwarmError;
 pub use notification::Notification;
 
 use crate::subscription::{AccountId, Subscription};
