@@ -216,3 +216,231 @@ pub fn parse_notify(parts: &[Vec<u8>], received: Instant) -> Result<Notification
         received,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::Value;
+
+    use super::*;
+    use crate::subscription::{DeviceToken, EncKey};
+
+    fn vectors() -> Value {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/payload.json");
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    fn bytes<const N: usize>(v: &Value) -> [u8; N] {
+        let mut out = [0u8; N];
+        hex::decode_to_slice(v.as_str().unwrap(), &mut out).unwrap();
+        out
+    }
+
+    fn sub(account: [u8; 33], monitor: &Value) -> Subscription {
+        Subscription {
+            account: AccountId(account),
+            session_ed25519: None,
+            subaccount: None,
+            signature: Signature(bytes(&monitor["signature"])),
+            sig_ts: monitor["sig_ts"].as_i64().unwrap(),
+            namespaces: monitor["namespaces"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|n| n.as_i64().unwrap() as i16)
+                .collect(),
+            want_data: monitor["data"].as_bool().unwrap(),
+            service: Arc::from("apns"),
+            token: DeviceToken::new("t"),
+            enc_key: EncKey([0; 32]),
+        }
+    }
+
+    fn session_sub(v: &Value) -> Subscription {
+        let a = &v["signatures"]["account_05"];
+        let mut s = sub(bytes(&a["x25519_account"]), &a["monitor"]);
+        s.session_ed25519 = Some(bytes(&a["session_ed25519"]));
+        s
+    }
+
+    fn group_sub(v: &Value) -> Subscription {
+        let a = &v["signatures"]["account_03_subaccount"];
+        let mut s = sub(bytes(&a["group_account"]), &a["monitor"]);
+        s.subaccount = Some(SubaccountAuth {
+            token: bytes(&a["token"]),
+            signature: Signature(bytes(&a["subaccount_sig"])),
+        });
+        s
+    }
+
+    fn hex_of(v: &Value) -> Vec<u8> {
+        hex::decode(v.as_str().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn session_account_dict_matches_the_vector() {
+        let v = vectors();
+        let dict = MonitorEntry::from_subscription(&session_sub(&v))
+            .encode()
+            .unwrap();
+        assert_eq!(
+            dict,
+            hex_of(&v["signatures"]["account_05"]["monitor_messages_dict"])
+        );
+        assert!(dict.starts_with(b"d1:P32:"));
+    }
+
+    #[test]
+    fn group_subaccount_dict_matches_the_vector() {
+        let v = vectors();
+        let dict = MonitorEntry::from_subscription(&group_sub(&v))
+            .encode()
+            .unwrap();
+        assert_eq!(
+            dict,
+            hex_of(&v["signatures"]["account_03_subaccount"]["monitor_messages_dict"])
+        );
+    }
+
+    #[test]
+    fn batch_body_matches_the_vector() {
+        let v = vectors();
+        let dicts = [
+            MonitorEntry::from_subscription(&session_sub(&v))
+                .encode()
+                .unwrap(),
+            MonitorEntry::from_subscription(&group_sub(&v))
+                .encode()
+                .unwrap(),
+        ];
+        assert_eq!(
+            encode_list(&dicts),
+            hex_of(&v["signatures"]["monitor_messages_batch"]["body"])
+        );
+    }
+
+    #[test]
+    fn data_off_omits_d_and_03_without_subaccount_uses_p() {
+        let v = vectors();
+        let mut s = session_sub(&v);
+        s.want_data = false;
+        s.namespaces = vec![0];
+        let mut expected = b"d1:P32:".to_vec();
+        expected.extend_from_slice(&s.session_ed25519.unwrap());
+        expected.extend_from_slice(b"1:nli0ee1:s64:");
+        expected.extend_from_slice(&s.signature.0);
+        expected.extend_from_slice(b"1:ti1700000000ee");
+        assert_eq!(
+            MonitorEntry::from_subscription(&s).encode().unwrap(),
+            expected
+        );
+
+        let mut g = group_sub(&v);
+        g.subaccount = None;
+        let dict = MonitorEntry::from_subscription(&g).encode().unwrap();
+        let mut expected = b"d1:di1e1:nli-11ei11ei12ei13ei14ee1:p33:".to_vec();
+        expected.extend_from_slice(g.account.as_bytes());
+        expected.extend_from_slice(b"1:s64:");
+        expected.extend_from_slice(&g.signature.0);
+        expected.extend_from_slice(b"1:ti1700000000ee");
+        assert_eq!(dict, expected);
+    }
+
+    #[test]
+    fn replies_parse_per_item() {
+        let items =
+            parse_monitor_reply(b"ld7:successi1eed7:errcodei5e5:error3:bad3:fooi1eee").unwrap();
+        assert_eq!(
+            items,
+            vec![
+                ItemResult::Ok,
+                ItemResult::Failed {
+                    errcode: 5,
+                    error: "bad".into()
+                }
+            ]
+        );
+        assert_eq!(
+            parse_monitor_reply(b"d7:successi1ee").unwrap(),
+            vec![ItemResult::Ok]
+        );
+        assert!(parse_monitor_reply(b"i1e").is_err());
+        assert!(parse_monitor_reply(b"l").is_err());
+    }
+
+    fn notify_dict(skip: &str, replace: Option<(&str, &[u8])>) -> Vec<u8> {
+        let fields: [(&str, Vec<u8>); 6] = [
+            ("@", [b"33:".as_slice(), &[5u8; 33]].concat()),
+            ("h", [b"43:".as_slice(), &[b'h'; 43]].concat()),
+            ("n", b"i0e".to_vec()),
+            ("t", b"i1700000000000e".to_vec()),
+            ("z", b"i1700000100000e".to_vec()),
+            ("~", b"7:payload".to_vec()),
+        ];
+        let mut out = b"d".to_vec();
+        for (k, v) in fields {
+            if k == skip {
+                continue;
+            }
+            out.extend_from_slice(format!("1:{k}").as_bytes());
+            match replace {
+                Some((rk, rv)) if rk == k => out.extend_from_slice(rv),
+                _ => out.extend_from_slice(&v),
+            }
+        }
+        out.push(b'e');
+        out
+    }
+
+    #[test]
+    fn notify_vector_parses() {
+        let v = vectors();
+        let body = hex_of(&v["cases"][0]["notify_message"]);
+        let n = parse_notify(&[body], Instant::now()).unwrap();
+        assert_eq!(
+            n.account.to_hex(),
+            v["signatures"]["account_05"]["x25519_account"]
+        );
+        assert_eq!(n.hash.len(), 43);
+        assert_eq!((n.namespace, n.timestamp_ms), (0, 1_700_000_000_123));
+        assert_eq!(n.data.map(|d| d.len()), Some(100));
+    }
+
+    #[test]
+    fn notify_requires_each_field_and_ignores_unknown_keys() {
+        let ok = parse_notify(&[notify_dict("", None)], Instant::now()).unwrap();
+        assert_eq!(ok.data.as_deref(), Some(&b"payload"[..]));
+        let no_data = parse_notify(&[notify_dict("~", None)], Instant::now()).unwrap();
+        assert!(no_data.data.is_none());
+        for key in ["@", "h", "n", "t", "z"] {
+            assert!(
+                parse_notify(&[notify_dict(key, None)], Instant::now()).is_err(),
+                "missing {key} accepted"
+            );
+        }
+        let bad: [(&str, &[u8]); 6] = [
+            ("@", b"32:________________________________"),
+            ("h", b"31:_______________________________"),
+            ("n", b"i32768e"),
+            ("n", b"2:ab"),
+            ("t", b"3:abc"),
+            ("~", b"i1e"),
+        ];
+        for (key, value) in bad {
+            assert!(
+                parse_notify(&[notify_dict("", Some((key, value)))], Instant::now()).is_err(),
+                "bad {key} accepted"
+            );
+        }
+        let mut extra = notify_dict("", None);
+        extra.pop();
+        extra.extend_from_slice(b"2:~~3:zzze");
+        assert!(parse_notify(&[extra], Instant::now()).is_ok());
+        assert!(parse_notify(&[], Instant::now()).is_err());
+        assert!(parse_notify(&[b"le".to_vec()], Instant::now()).is_err());
+        let mut trailing = notify_dict("", None);
+        trailing.extend_from_slice(b"i1e");
+        assert!(parse_notify(&[trailing], Instant::now()).is_err());
+    }
+}

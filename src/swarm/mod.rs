@@ -6,7 +6,9 @@
 //! Data leaves as [`Notification`] values on a bounded channel to `delivery`.
 
 mod error;
+pub mod mapping;
 pub mod message;
+pub mod nodes;
 mod notification;
 pub mod oxenmq;
 pub mod zmq;
