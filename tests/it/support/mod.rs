@@ -1,3 +1,4 @@
 //! Helpers shared by the integration tests.
 
 pub mod accounts;
+pub mod source;
