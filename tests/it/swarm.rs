@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 
 use crate::support::accounts::{session_subscription, unix_now};
 
-async fn wait_up(mq: &OxenMq, id: ConnId) {
+pub(crate) async fn wait_up(mq: &OxenMq, id: ConnId) {
     tokio::time::timeout(Duration::from_secs(10), async {
         loop {
             if mq.take_events().contains(&(id, LinkEvent::Up)) {
@@ -363,5 +363,113 @@ mod end_to_end {
             .await
         );
         shutdown.cancel();
+    }
+}
+
+/// Interoperability with an independent libzmq: pyzmq + PyNaCl (`tests/interop/fake_storage.py`).
+mod interop {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    use std::time::Duration;
+
+    use session_push_relay::crypto::KeyPair;
+    use session_push_relay::swarm::message::{
+        encode_list, parse_monitor_reply, parse_notify, ItemResult, MonitorEntry,
+    };
+    use session_push_relay::swarm::oxenmq::{ConnId, Options, OxenMq, Remote};
+    use tokio::sync::mpsc;
+
+    use super::wait_up;
+    use crate::support::accounts::{session_subscription, unix_now};
+
+    fn python_ready() -> bool {
+        let ok = Command::new("python3")
+            .args(["-c", "import zmq, nacl"])
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI=true but pyzmq/pynacl are missing"
+            );
+            eprintln!("skipping interop test: `pip install pyzmq pynacl` to run it");
+        }
+        ok
+    }
+
+    struct Child(std::process::Child);
+
+    impl Drop for Child {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    #[tokio::test]
+    async fn pyzmq_storage_server_hello_monitor_and_notify() {
+        if !python_ready() {
+            return;
+        }
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/fake_storage.py");
+        let mut child = Child(
+            Command::new("python3")
+                .arg(script)
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+        let mut line = String::new();
+        BufReader::new(child.0.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let info: serde_json::Value = serde_json::from_str(&line).unwrap();
+        let mut server_key = [0u8; 32];
+        hex::decode_to_slice(info["pubkey"].as_str().unwrap(), &mut server_key).unwrap();
+
+        let (tx, mut rx) = mpsc::channel(8);
+        let mq = OxenMq::start(
+            &KeyPair::generate(),
+            Options {
+                max_pending_connects: 1,
+                connection_metrics: false,
+            },
+            Box::new(move |_, name, parts| {
+                let _ = tx.try_send((name.to_string(), parts));
+            }),
+        )
+        .unwrap();
+        let id = ConnId(1);
+        let endpoint = info["endpoint"].as_str().unwrap().to_string();
+        mq.connect(
+            id,
+            Remote {
+                endpoint,
+                server_key: Some(server_key),
+            },
+        )
+        .await
+        .unwrap();
+        wait_up(&mq, id).await;
+
+        let sub = session_subscription(42, &[-10, 0, 2], true, unix_now(), "interop");
+        let body = encode_list(&[MonitorEntry::from_subscription(&sub).encode().unwrap()]);
+        let reply = mq
+            .request(id, "monitor.messages", vec![body], Duration::from_secs(10))
+            .await
+            .unwrap();
+        assert_eq!(
+            parse_monitor_reply(&reply[0]).unwrap(),
+            vec![ItemResult::Ok]
+        );
+
+        let (name, parts) = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(name, "notify.message");
+        let n = parse_notify(&parts, tokio::time::Instant::now()).unwrap();
+        assert_eq!((n.account, n.namespace), (sub.account, -10));
+        assert_eq!(n.data.as_deref(), Some(&b"interop-data"[..]));
     }
 }
