@@ -5,6 +5,7 @@
 
 pub mod fake_oxend;
 pub mod fake_storage;
+mod monitor_check;
 mod router;
 
 pub use router::{Outbox, RouterServer, Service};

@@ -11,6 +11,7 @@
 
 mod backoff;
 mod frames;
+mod link;
 mod proxy;
 
 use std::collections::HashMap;

@@ -15,9 +15,10 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::backoff::cooldown;
 use super::frames::{classify, Incoming};
-use super::{Cmd, CommandHandler, ConnId, LinkCounts, LinkEvent, LinkEvents, Options, Remote};
+use super::link::{open_sockets, Link, State};
+use super::{Cmd, CommandHandler, ConnId, LinkCounts, LinkEvent, LinkEvents, Options};
 use crate::crypto::KeyPair;
-use crate::swarm::zmq::{ffi, poll, Context, Pollable, Socket};
+use crate::swarm::zmq::{ffi, poll, Context, Pollable};
 use crate::swarm::SwarmError;
 
 /// No `HELLO` this long after opening (or re-handshaking) is a failed attempt (§7.3).
@@ -28,31 +29,6 @@ const MAX_POLL_WAIT: Duration = Duration::from_millis(500);
 const READ_BURST: usize = 256;
 /// Enough libzmq sockets for ~8 000 remotes (a DEALER and a monitor PAIR each).
 const MAX_SOCKETS: i32 = 16_384;
-/// OxenMQ's message size limit (§7.1).
-const MAX_MSG_SIZE: i64 = 10_485_760;
-
-enum State {
-    /// Queued or cooling down until the instant.
-    Waiting { until: Instant },
-    /// Sockets open, `HI` sent or about to be; no `HELLO` yet.
-    Connecting { deadline: Instant },
-    /// `HELLO` received.
-    Ready,
-    /// libzmq lost the TCP connection and is reconnecting by itself.
-    Reconnecting,
-}
-
-struct Sockets {
-    dealer: Socket,
-    monitor: Socket,
-}
-
-struct Link {
-    remote: Remote,
-    failures: u32,
-    state: State,
-    sockets: Option<Sockets>,
-}
 
 struct Pending {
     id: ConnId,
@@ -476,38 +452,4 @@ impl Proxy {
             metrics::gauge!("relay_swarm_connections", "state" => "cooldown").set(cooling as f64);
         }
     }
-}
-
-/// A DEALER with the options of §7.1, its monitor PAIR, connected to `remote`.
-fn open_sockets(
-    ctx: &Context,
-    keys: &KeyPair,
-    remote: &Remote,
-    monitor_endpoint: &str,
-) -> Result<Sockets, SwarmError> {
-    let dealer = ctx.socket(ffi::ZMQ_DEALER)?;
-    let mut routing_id = Vec::with_capacity(33);
-    routing_id.push(b'L');
-    routing_id.extend_from_slice(keys.public());
-    dealer.set_bytes(ffi::ZMQ_ROUTING_ID, &routing_id)?;
-    dealer.set_int(ffi::ZMQ_RECONNECT_IVL, 250)?;
-    dealer.set_int(ffi::ZMQ_RECONNECT_IVL_MAX, 5_000)?;
-    dealer.set_int(ffi::ZMQ_HANDSHAKE_IVL, 10_000)?;
-    dealer.set_i64(ffi::ZMQ_MAXMSGSIZE, MAX_MSG_SIZE)?;
-    dealer.set_int(ffi::ZMQ_HEARTBEAT_IVL, 15_000)?;
-    dealer.set_int(ffi::ZMQ_HEARTBEAT_TIMEOUT, 30_000)?;
-    dealer.set_int(ffi::ZMQ_IPV6, 0)?;
-    if let Some(server_key) = &remote.server_key {
-        dealer.set_bytes(ffi::ZMQ_CURVE_SERVERKEY, server_key)?;
-        dealer.set_bytes(ffi::ZMQ_CURVE_PUBLICKEY, keys.public())?;
-        dealer.set_bytes(ffi::ZMQ_CURVE_SECRETKEY, keys.secret())?;
-    }
-    dealer.monitor(
-        monitor_endpoint,
-        ffi::ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ffi::ZMQ_EVENT_DISCONNECTED,
-    )?;
-    let monitor = ctx.socket(ffi::ZMQ_PAIR)?;
-    monitor.connect(monitor_endpoint)?;
-    dealer.connect(&remote.endpoint)?;
-    Ok(Sockets { dealer, monitor })
 }
