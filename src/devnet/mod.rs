@@ -5,4 +5,8 @@
 //! **Must not:** be used by production paths: nothing outside `devnet` and the tests imports it.
 
 pub mod device;
+pub mod fake_oxend;
+pub mod fake_storage;
+mod monitor_check;
 pub mod onion_client;
+mod router;

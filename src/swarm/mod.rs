@@ -3,11 +3,29 @@
 //!
 //! **Owns:** PROTOCOL §5–§8. **Must not:** know about providers.
 //!
-//! Data leaves as [`Notification`] values on a bounded channel to `delivery`.
+//! Data enters as node lists from oxend (`oxend.rs`) and store changes through
+//! [`SwarmHandle`] (`Changes`); it leaves as `monitor.messages` requests to storage servers
+//! (`monitor/`, over the single OxenMQ proxy thread of `oxenmq/`) and as [`Notification`]
+//! values on a bounded channel to `delivery` (`intake.rs`).
+//!
+//! Wiring: `let swarm = Swarm::new(&config.swarm, keys.swarm.clone(), source, tx)?;`
+//! `let handle = swarm.handle();` then spawn `swarm.run(token)`.
 
+mod error;
+mod intake;
+pub mod mapping;
+pub mod message;
+mod monitor;
+pub mod nodes;
 mod notification;
+mod oxend;
+pub mod oxenmq;
+mod task;
+pub mod zmq;
 
+pub use error::SwarmError;
 pub use notification::Notification;
+pub use task::{Swarm, SwarmHandle};
 
 use crate::subscription::{AccountId, Subscription};
 

@@ -8,4 +8,5 @@ mod dashboards;
 mod delivery;
 mod onion;
 mod support;
+mod swarm;
 mod systemd;

@@ -1,8 +1,10 @@
 //! Helpers shared by the integration tests.
 
+pub mod accounts;
 pub mod admin;
 pub mod fake_notifier;
 pub mod memory_store;
 pub mod metrics;
 pub mod null_store;
 pub mod onion_relay;
+pub mod source;

@@ -1,0 +1,241 @@
+//! The renewal scheduler of PROTOCOL §8.3: which `monitor.messages` dicts go to which node,
+//! and when.
+//!
+//! **Owns:** per-account entries (`entries.rs`), per-node due queues (`queue.rs`), the node
+//! set and account placement (`topology.rs`), batching and replies (`batch.rs`).
+//! **Must not:** touch sockets (it asks [`OxenMq`]) or the store (it reads [`MonitorSource`]).
+//!
+//! Input: node lists (watch), dirty accounts (the [`Dirty`] set + `Notify`, fed by
+//! `SwarmHandle`'s `Changes`), link events, request completions and a 1 s tick.
+//! Output: requests through `OxenMq` and a [`SwarmStatus`] on a watch channel.
+
+mod batch;
+mod entries;
+mod queue;
+mod topology;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::stream::{FuturesUnordered, StreamExt};
+use tokio::sync::{watch, Notify};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use self::batch::Completion;
+use self::entries::Entry;
+use self::queue::DueQueue;
+use super::nodes::{Node, NodeList};
+use super::oxenmq::{ConnId, LinkEvent, OxenMq};
+use super::{MonitorSource, SwarmStatus};
+use crate::subscription::AccountId;
+
+/// How often due entries are looked for (§8.3: at least every 10 s).
+const TICK: Duration = Duration::from_secs(1);
+
+/// Accounts whose subscriptions changed, with whether the change must reach the swarm now.
+#[derive(Default)]
+pub(crate) struct Dirty {
+    accounts: Mutex<HashMap<AccountId, bool>>,
+    pub notify: Notify,
+}
+
+impl Dirty {
+    /// Marks `account`; `urgent` ones are submitted to their swarm at once (§8.3).
+    pub fn mark(&self, account: AccountId, urgent: bool) {
+        if let Ok(mut map) = self.accounts.lock() {
+            *map.entry(account).or_insert(false) |= urgent;
+        }
+        self.notify.notify_one();
+    }
+
+    fn take(&self) -> HashMap<AccountId, bool> {
+        self.accounts
+            .lock()
+            .map(|mut m| std::mem::take(&mut *m))
+            .unwrap_or_default()
+    }
+}
+
+/// Renewal interval bounds, seconds (`[swarm] resubscribe_min_secs`/`max_secs`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Renewal {
+    pub min_secs: u64,
+    pub max_secs: u64,
+}
+
+struct NodeState {
+    node: Node,
+    conn: ConnId,
+    up: bool,
+    outstanding: usize,
+    /// Accounts this node is responsible for (queued or in flight).
+    known: HashSet<AccountId>,
+    queue: DueQueue,
+}
+
+struct AccountState {
+    swarm: Option<u64>,
+    entries: Vec<Entry>,
+}
+
+/// The scheduler; `run` consumes it.
+pub(crate) struct Monitor {
+    mq: OxenMq,
+    source: Arc<dyn MonitorSource>,
+    dirty: Arc<Dirty>,
+    status: watch::Sender<SwarmStatus>,
+    renewal: Renewal,
+    loaded: bool,
+    swarm_ids: Vec<u64>,
+    nodes: HashMap<[u8; 32], NodeState>,
+    by_conn: HashMap<ConnId, [u8; 32]>,
+    next_conn: u64,
+    accounts: HashMap<AccountId, AccountState>,
+    by_swarm: HashMap<u64, HashSet<AccountId>>,
+}
+
+impl Monitor {
+    pub fn new(
+        mq: OxenMq,
+        source: Arc<dyn MonitorSource>,
+        dirty: Arc<Dirty>,
+        status: watch::Sender<SwarmStatus>,
+        renewal: Renewal,
+    ) -> Self {
+        Monitor {
+            mq,
+            source,
+            dirty,
+            status,
+            renewal,
+            loaded: false,
+            swarm_ids: Vec::new(),
+            nodes: HashMap::new(),
+            by_conn: HashMap::new(),
+            next_conn: 0,
+            accounts: HashMap::new(),
+            by_swarm: HashMap::new(),
+        }
+    }
+
+    /// Runs until `shutdown`; node lists arrive on `lists`.
+    pub async fn run(
+        mut self,
+        mut lists: watch::Receiver<Option<Arc<NodeList>>>,
+        shutdown: CancellationToken,
+    ) {
+        for account in self.source.accounts() {
+            self.dirty.mark(account, true);
+        }
+        let mq = self.mq.clone();
+        let dirty = self.dirty.clone();
+        let mut in_flight: FuturesUnordered<futures::future::BoxFuture<'static, Completion>> =
+            FuturesUnordered::new();
+        let mut tick = tokio::time::interval(TICK);
+        let mut lists_open = true;
+        loop {
+            tokio::select! {
+                biased;
+                () = shutdown.cancelled() => break,
+                changed = lists.changed(), if lists_open => match changed {
+                    Ok(()) => {
+                        let list = lists.borrow_and_update().clone();
+                        if let Some(list) = list {
+                            self.apply_list(&list).await;
+                        }
+                    }
+                    Err(_) => lists_open = false,
+                },
+                () = mq.events_posted() => self.apply_link_events(),
+                () = dirty.notify.notified() => self.apply_dirty(),
+                Some(done) = in_flight.next(), if !in_flight.is_empty() => self.complete(done),
+                _ = tick.tick() => {}
+            }
+            self.dispatch(Instant::now(), &mut in_flight);
+            self.publish_status();
+        }
+    }
+
+    fn apply_link_events(&mut self) {
+        let now = Instant::now();
+        for (conn, event) in self.mq.take_events() {
+            let Some(state) = self.by_conn.get(&conn).and_then(|k| self.nodes.get_mut(k)) else {
+                continue;
+            };
+            match event {
+                LinkEvent::Up => {
+                    // §7.3: a (re)connected node may have lost everything: all due at once.
+                    state.up = true;
+                    for account in &state.known {
+                        state.queue.set(*account, now);
+                    }
+                    tracing::debug!(node = %state.node.short(), "storage server connected");
+                }
+                LinkEvent::Down => {
+                    state.up = false;
+                    tracing::debug!(node = %state.node.short(), "storage server disconnected");
+                }
+            }
+        }
+    }
+
+    fn apply_dirty(&mut self) {
+        let now_unix = unix_now();
+        let now = Instant::now();
+        for (account, urgent) in self.dirty.take() {
+            let subs = self.source.subscriptions(&account, now_unix);
+            let entries = match entries::derive(&subs, now_unix) {
+                Ok(entries) => entries,
+                Err(e) => {
+                    tracing::error!(%account, error = %e, "cannot encode monitor entries");
+                    continue;
+                }
+            };
+            if entries.is_empty() {
+                self.forget_account(&account);
+                continue;
+            }
+            let is_new = !self.accounts.contains_key(&account);
+            let swarm = super::mapping::swarm_of(&account, &self.swarm_ids);
+            self.accounts
+                .insert(account, AccountState { swarm, entries });
+            if is_new {
+                self.place_account(account, swarm, now);
+            } else if urgent {
+                self.due_on_swarm(&account, swarm, now);
+            }
+        }
+    }
+
+    fn publish_status(&self) {
+        let (connections, pending) = self.mq.counts();
+        let swarms_connected = self
+            .swarm_ids
+            .iter()
+            .filter(|id| self.nodes.values().any(|n| n.up && n.node.swarm_id == **id))
+            .count();
+        let status = SwarmStatus {
+            node_list_loaded: self.loaded,
+            swarms: self.swarm_ids.len(),
+            snodes: self.nodes.len(),
+            swarms_connected,
+            accounts_monitored: self.accounts.len(),
+            connections,
+            pending_connections: pending,
+        };
+        self.status.send_if_modified(|old| {
+            let changed = *old != status;
+            *old = status;
+            changed
+        });
+    }
+}
+
+/// Unix seconds now (subscription expiry is in wall-clock time).
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
