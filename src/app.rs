@@ -48,6 +48,7 @@ pub async fn serve(
         changes: Arc::new(NoChanges),
         keys: Arc::new(keys),
         max_body_bytes: config.api.max_body_bytes,
+        clock: api::Clock::system(),
     };
     axum::serve(api_listener, api::router(state))
         .with_graceful_shutdown(shutdown.cancelled_owned())
