@@ -8,8 +8,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, ApiState};
 use crate::config::Config;
+use crate::config::ServiceConfig;
 use crate::crypto::{self, RelayKeys};
-use crate::notifier::Services;
+use crate::notifier::{LogNotifier, Services};
 use crate::store::{self, NoChanges};
 
 /// Runs the relay with `config` until SIGINT/SIGTERM.
@@ -42,9 +43,16 @@ pub async fn serve(
     )
     .await
     .context("cannot open the database")?;
+    let mut services = Services::new();
+    for service in &config.services {
+        // The other kinds are wired when their providers exist.
+        if let ServiceConfig::Log(log) = service {
+            services.insert(&log.name, Arc::new(LogNotifier::new(&log.name)));
+        }
+    }
     let state = ApiState {
         store,
-        services: Arc::new(Services::new()),
+        services: Arc::new(services),
         changes: Arc::new(NoChanges),
         keys: Arc::new(keys),
         max_body_bytes: config.api.max_body_bytes,

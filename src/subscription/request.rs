@@ -172,3 +172,60 @@ fn token(service_info: &Value, notifier: &dyn Notifier) -> Result<DeviceToken, S
         .validate(token)
         .map_err(|message| SubscriptionError::new(Code::Error, message))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notifier::LogNotifier;
+
+    const NOW: i64 = 1_700_000_000;
+
+    fn vectors() -> Value {
+        let all: Value =
+            serde_json::from_str(include_str!("../../tests/vectors/payload.json")).unwrap();
+        all["signatures"]["account_05"].clone()
+    }
+
+    fn services() -> Services {
+        let mut services = Services::new();
+        services.insert("apns", Arc::new(LogNotifier::new("apns")));
+        services
+    }
+
+    #[test]
+    fn the_05_vector_parses_and_its_unsubscribe_names_the_same_row() {
+        crate::crypto::init().unwrap();
+        let v = vectors();
+        let sub = parse_subscribe(&v["subscribe_request"], NOW, &services()).unwrap();
+        assert_eq!(sub.account.to_hex(), v["x25519_account"].as_str().unwrap());
+        assert_eq!(sub.namespaces, vec![-10, 0, 2, 5]);
+        let key = parse_unsubscribe(&v["unsubscribe_request"], NOW, &services()).unwrap();
+        assert_eq!(key, sub.key());
+    }
+
+    #[test]
+    fn the_first_failing_step_wins() {
+        crate::crypto::init().unwrap();
+        let mut request = vectors()["subscribe_request"].clone();
+        request["service"] = "nope".into();
+        request["namespaces"] = serde_json::json!([]);
+        let e = parse_subscribe(&request, NOW, &services()).unwrap_err();
+        assert_eq!(e.code, Code::ServiceNotAvailable);
+        request["service"] = "apns".into();
+        request["sig_ts"] = 0.into();
+        let e = parse_subscribe(&request, NOW, &services()).unwrap_err();
+        assert_eq!(e.message, "Subscription: namespaces missing or empty");
+    }
+
+    #[test]
+    fn namespace_rules() {
+        assert!(check_namespaces(&[-32768, 0, 32767]).is_ok());
+        let msg = |ns: &[i16]| check_namespaces(ns).unwrap_err().message;
+        assert_eq!(msg(&[]), "Subscription: namespaces missing or empty");
+        assert_eq!(
+            msg(&[2, 1]),
+            "Subscription: namespaces are not sorted numerically"
+        );
+        assert_eq!(msg(&[1, 1]), "Subscription: namespaces contains duplicates");
+    }
+}

@@ -334,3 +334,14 @@ async fn a_mixed_array_is_answered_element_by_element() {
     assert_eq!(reply, expected);
     assert_eq!(server.store.rows().len(), 2);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_store_that_never_answers_gets_the_timeout_reply() {
+    let server = TestServer::start().await;
+    server.store.fail_with(Some(Failure::Hang));
+    // Paused time jumps to the middleware's request timeout once everything is idle.
+    assert_eq!(
+        server.subscribe(&vectors::subscribe_05()).await,
+        error(3, "Timeout waiting for push notification backend")
+    );
+}

@@ -16,6 +16,8 @@ pub enum Failure {
     Timeout,
     /// `StoreError::Corrupt`, standing for any other failure.
     Internal,
+    /// Never answers (reaches the request timeout of the middleware stack).
+    Hang,
 }
 
 /// Subscriptions by key, in a mutex.
@@ -40,10 +42,20 @@ impl MemoryStore {
         rows
     }
 
-    fn check(&self) -> Result<(), StoreError> {
+    async fn check(&self) -> Result<(), StoreError> {
+        let failure = *self.failure.lock().unwrap();
+        if failure == Some(Failure::Hang) {
+            std::future::pending::<()>().await;
+        }
+        self.check_now()
+    }
+
+    fn check_now(&self) -> Result<(), StoreError> {
         match *self.failure.lock().unwrap() {
             None => Ok(()),
-            Some(Failure::Timeout) => Err(StoreError::Unavailable(sqlx::Error::PoolTimedOut)),
+            Some(Failure::Timeout | Failure::Hang) => {
+                Err(StoreError::Unavailable(sqlx::Error::PoolTimedOut))
+            }
             Some(Failure::Internal) => Err(StoreError::Corrupt("injected failure")),
         }
     }
@@ -52,7 +64,7 @@ impl MemoryStore {
 #[async_trait]
 impl Store for MemoryStore {
     async fn upsert(&self, sub: &Subscription, now: i64) -> Result<Upsert, StoreError> {
-        self.check()?;
+        self.check().await?;
         let mut rows = self.rows.lock().unwrap();
         let previous = rows.insert(sub.key(), sub.clone());
         Ok(match previous {
@@ -66,7 +78,7 @@ impl Store for MemoryStore {
     }
 
     async fn remove(&self, key: &SubscriptionKey) -> Result<bool, StoreError> {
-        self.check()?;
+        self.check().await?;
         Ok(self.rows.lock().unwrap().remove(key).is_some())
     }
 
@@ -75,7 +87,7 @@ impl Store for MemoryStore {
         service: &str,
         token: &DeviceToken,
     ) -> Result<Vec<AccountId>, StoreError> {
-        self.check()?;
+        self.check().await?;
         let mut rows = self.rows.lock().unwrap();
         let gone: Vec<_> = rows
             .keys()
@@ -89,7 +101,7 @@ impl Store for MemoryStore {
     }
 
     async fn delete_expired(&self, now: i64) -> Result<Vec<SubscriptionKey>, StoreError> {
-        self.check()?;
+        self.check().await?;
         let mut rows = self.rows.lock().unwrap();
         let gone: Vec<_> = rows
             .values()
@@ -103,7 +115,7 @@ impl Store for MemoryStore {
     }
 
     fn live(&self, now: i64) -> BoxStream<'_, Result<Subscription, StoreError>> {
-        let rows = match self.check() {
+        let rows = match self.check_now() {
             Err(e) => vec![Err(e)],
             Ok(()) => self
                 .rows()
@@ -120,7 +132,7 @@ impl Store for MemoryStore {
         account: &AccountId,
         now: i64,
     ) -> Result<Vec<Subscription>, StoreError> {
-        self.check()?;
+        self.check().await?;
         Ok(self
             .rows()
             .into_iter()
@@ -129,7 +141,7 @@ impl Store for MemoryStore {
     }
 
     async fn count_by_service(&self, now: i64) -> Result<Vec<(String, u64)>, StoreError> {
-        self.check()?;
+        self.check().await?;
         let mut counts: HashMap<String, u64> = HashMap::new();
         for s in self.rows().into_iter().filter(|s| s.expires_at() > now) {
             *counts.entry(s.service.to_string()).or_default() += 1;
@@ -138,6 +150,6 @@ impl Store for MemoryStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        self.check()
+        self.check().await
     }
 }
