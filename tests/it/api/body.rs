@@ -149,3 +149,11 @@ async fn other_methods_and_paths() {
     let (status, _, _) = server.post_raw("/subscribe/extra", "{}").await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn a_configured_limit_above_axum_default_is_honoured() {
+    // axum's own extractor limit is 2 MB; the route must use `max_body_bytes` instead.
+    let server = TestServer::with_limit(3_000_000).await;
+    let body = format!("{}{}", " ".repeat(2_500_000), vectors::subscribe_05());
+    assert_eq!(post_text(&server, "/subscribe", body).await, added());
+}
