@@ -69,6 +69,7 @@ pub async fn serve(
         changes: Arc::new(NoChanges),
         keys: Arc::new(keys),
         max_body_bytes: config.api.max_body_bytes,
+        clock: api::Clock::system(),
     };
     // Start-up is complete: listeners bound and the store open (sd_notify READY=1).
     systemd::announce_ready(&shutdown);

@@ -4,6 +4,11 @@
 //! **Owns:** PROTOCOL §11 (provider requests and verdicts) and §12 (token validation).
 //! **Must not:** decide what to delete: it returns verdicts, `delivery` acts on them.
 
+mod log;
+pub mod validate;
+
+pub use log::LogNotifier;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 

@@ -4,10 +4,22 @@
 //! messages, MONITOR/UNSUBSCRIBE messages, verifying keys, subaccount tokens, time windows).
 //! **Must not:** do I/O: the caller passes `now` and the set of configured services.
 //!
-//! Data enters as a `serde_json::Value` element and leaves as a verified [`Subscription`] or
-//! [`Unsubscribe`], or as a [`SubscriptionError`] carrying the spec's code and message.
+//! Data enters as a `serde_json::Value` element and leaves as a verified [`Subscription`]
+//! ([`parse_subscribe`]) or [`SubscriptionKey`] ([`parse_unsubscribe`]), or as a
+//! [`SubscriptionError`] carrying the spec's code and message.
+//!
+//! Files: `decode.rs` (raw/hex/base64 fields), `fields.rs` (typed JSON access with step-1
+//! errors), `request.rs` (the order of §2.4), `verify.rs` (signatures and windows).
 
+mod decode;
+mod error;
+mod fields;
+mod request;
 mod types;
+mod verify;
+
+pub use error::{Code, SubscriptionError};
+pub use request::{parse_subscribe, parse_unsubscribe};
 
 pub use types::{
     AccountId, DeviceToken, EncKey, Signature, SubaccountAuth, Subscription, SubscriptionKey,

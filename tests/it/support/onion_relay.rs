@@ -59,6 +59,7 @@ impl Relay {
             changes: Arc::new(NoChanges),
             keys: Arc::new(keys),
             max_body_bytes: 100_000,
+            clock: session_push_relay::api::Clock::system(),
         };
         Ok(Relay {
             state,
