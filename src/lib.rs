@@ -10,6 +10,7 @@
 //! - [`swarm`]: node list, swarm mapping, OxenMQ, monitor renewal, notify intake.
 //! - [`delivery`]: de-dup, subscriber index, payloads, dispatch.
 //! - [`notifier`]: one file per push provider: validation, sending, verdicts.
+//! - [`devnet`]: simulated network (provider mocks) for devnet and tests; never used by `serve`.
 //! - [`app`]: wires the modules together; `main` and the tests both call [`app::serve`].
 //!
 //! # Error policy
@@ -25,6 +26,7 @@ pub mod app;
 pub mod config;
 pub mod crypto;
 pub mod delivery;
+pub mod devnet;
 pub mod notifier;
 pub mod store;
 pub mod subscription;
