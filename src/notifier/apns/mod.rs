@@ -36,8 +36,7 @@ impl Apns {
     /// Builds the service, reading its key or certificate file once.
     pub fn new(config: &ApnsConfig) -> Result<Self, NotifyError> {
         let service = config.name.as_str();
-        let default = if config.sandbox { SANDBOX } else { PRODUCTION };
-        let base = http::base_url(service, "endpoint", &config.endpoint, default)?;
+        let base = http::base_url(service, "endpoint", &config.endpoint, host(config.sandbox))?;
         let (jwt, identity) = credentials(config)?;
         let client = http::build_client(HttpOptions {
             service,
@@ -92,6 +91,15 @@ impl Apns {
             Err(e) => http::transport_verdict(&e),
         };
         (verdict, sent_jwt)
+    }
+}
+
+/// Apple's host for production or sandbox (SPNS `apns-sandbox`) pushes.
+fn host(sandbox: bool) -> &'static str {
+    if sandbox {
+        SANDBOX
+    } else {
+        PRODUCTION
     }
 }
 
@@ -184,6 +192,12 @@ impl Notifier for Apns {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sandbox_selects_apples_sandbox_host() {
+        assert_eq!(host(false), "https://api.push.apple.com");
+        assert_eq!(host(true), "https://api.sandbox.push.apple.com");
+    }
 
     #[test]
     fn body_matches_the_vector() {
