@@ -2,95 +2,17 @@
 //! auth, h2c), FCM HTTP v1 with its OAuth exchange, Huawei Push Kit.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use p12_keystore::{Certificate, KeyStore, KeyStoreEntry, PrivateKey, PrivateKeyChain};
 use session_push_relay::config::Config;
 use session_push_relay::devnet::mock_apns::{self, MockApns, MockApnsAuth, MockApnsConfig};
-use session_push_relay::devnet::mock_fcm::{self, MockFcm, MockFcmConfig};
+use session_push_relay::devnet::mock_fcm;
 use session_push_relay::devnet::mock_hms::{self, MockHms, MockHmsConfig};
 use session_push_relay::devnet::{Reply, TestCa};
-use session_push_relay::notifier::{build_services, Notifier, Push, Verdict};
-use session_push_relay::subscription::DeviceToken;
+use session_push_relay::notifier::{build_services, Verdict};
 
-const TOPIC: &str = "com.loki-project.loki-messenger";
-const KEY_ID: &str = "KEYID12345";
-const TEAM_ID: &str = "TEAM123456";
-const ENC_PAYLOAD: &str = "ABEiM0RVZneImaq7zN3u/wD/7t3Mu6qZI5/vaeVofI2v4vSKgMtTQQ5YGWrlYEMG";
-
-fn push(service: &str, token: &str) -> Push {
-    Push {
-        service: service.into(),
-        token: DeviceToken::new(token),
-        enc_payload: ENC_PAYLOAD.into(),
-        has_data: true,
-        namespace: 0,
-    }
-}
-
-fn apns_token(n: u8) -> String {
-    format!("{n:02x}").repeat(32)
-}
-
-fn write(dir: &Path, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, contents).unwrap();
-    path
-}
-
-/// One service from a `[[services]]` TOML table, through the real config loader.
-async fn service(toml: &str) -> Arc<dyn Notifier> {
-    let config = Config::load_from(Some(toml), HashMap::new()).unwrap();
-    let name = config.services[0].name().to_owned();
-    let services = build_services(&config.services).await.unwrap();
-    services.get(&name).unwrap().1.clone()
-}
-
-struct ApnsSetup {
-    mock: MockApns,
-    notifier: Arc<dyn Notifier>,
-    _dir: tempfile::TempDir,
-}
-
-async fn apns_with_token_auth(timeout_secs: u64) -> ApnsSetup {
-    let key = rcgen::KeyPair::generate().unwrap();
-    let mock = MockApns::start(MockApnsConfig {
-        topic: TOPIC.into(),
-        auth: MockApnsAuth::Token {
-            public_key_pem: key.public_key_pem(),
-            key_id: KEY_ID.into(),
-            team_id: TEAM_ID.into(),
-        },
-        tls: true,
-    })
-    .await
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let p8 = write(dir.path(), "AuthKey.p8", key.serialize_pem());
-    let ca = write(dir.path(), "ca.pem", mock.ca_pem().unwrap());
-    let notifier = service(&format!(
-        r#"[[services]]
-        name = "apns"
-        kind = "apns"
-        endpoint = "{}"
-        ca_file = "{}"
-        key_file = "{}"
-        key_id = "{KEY_ID}"
-        team_id = "{TEAM_ID}"
-        request_timeout_secs = {timeout_secs}"#,
-        mock.url(),
-        ca.display(),
-        p8.display()
-    ))
-    .await;
-    ApnsSetup {
-        mock,
-        notifier,
-        _dir: dir,
-    }
-}
+use crate::support::providers::*;
 
 #[tokio::test]
 async fn apns_token_auth_passes_every_check_and_reuses_one_jwt() {
@@ -278,45 +200,6 @@ async fn a_bad_key_file_names_the_service_and_the_file() {
         text.contains("apns-main") && text.contains("AuthKey.p8"),
         "{text}"
     );
-}
-
-struct FcmSetup {
-    mock: MockFcm,
-    notifier: Arc<dyn Notifier>,
-    _dir: tempfile::TempDir,
-}
-
-const FCM_TOKEN: &str = "fcm-token-0123456789abcdef0123456789abcdef";
-
-async fn fcm() -> FcmSetup {
-    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/fixtures");
-    let key_file = std::fs::read_to_string(format!("{fixtures}/fcm-service-account.json")).unwrap();
-    let mut account: serde_json::Value = serde_json::from_str(&key_file).unwrap();
-    let mock = MockFcm::start(MockFcmConfig {
-        project_id: "relay-test".into(),
-        client_email: account["client_email"].as_str().unwrap().into(),
-        public_key_pem: std::fs::read_to_string(format!("{fixtures}/fcm-service-account.pub.pem"))
-            .unwrap(),
-        tls: true,
-    })
-    .await
-    .unwrap();
-    account["token_uri"] = mock.token_uri().into();
-    let dir = tempfile::tempdir().unwrap();
-    let key = write(dir.path(), "service-account.json", account.to_string());
-    let ca = write(dir.path(), "ca.pem", mock.ca_pem().unwrap());
-    let notifier = service(&format!(
-        "[[services]]\nname = \"firebase\"\nkind = \"fcm\"\nservice_account_file = \"{}\"\nendpoint = \"{}\"\nca_file = \"{}\"",
-        key.display(),
-        mock.url(),
-        ca.display()
-    ))
-    .await;
-    FcmSetup {
-        mock,
-        notifier,
-        _dir: dir,
-    }
 }
 
 #[tokio::test]
