@@ -14,6 +14,7 @@
 //! - [`systemd`]: `Type=notify` readiness, watchdog and stopping notifications.
 //! - [`admin`]: the private listener: metrics, health, stats, status page.
 //! - [`logging`]: the tracing subscriber and the request span of both listeners.
+//! - [`devnet`]: simulated network (provider mocks) for devnet and tests; never used by `serve`.
 //! - [`app`]: wires the modules together; `main` and the tests both call [`app::serve`].
 //!
 //! # Error policy

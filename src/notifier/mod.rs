@@ -3,6 +3,20 @@
 //!
 //! **Owns:** PROTOCOL §11 (provider requests and verdicts) and §12 (token validation).
 //! **Must not:** decide what to delete: it returns verdicts, `delivery` acts on them.
+//!
+//! [`build_services`] turns the `[[services]]` tables into [`Services`] at startup; each
+//! provider (`apns/`, `fcm/`, `hms.rs`) builds its pooled HTTP/2 client in `http.rs` and, for
+//! OAuth providers, caches its access token in `oauth.rs`. `delivery` calls only
+//! [`Notifier::send`] and acts on the [`Verdict`].
+
+mod apns;
+mod error;
+mod fcm;
+mod hms;
+mod http;
+mod oauth;
+mod registry;
+mod token_rules;
 
 mod log;
 pub mod validate;
@@ -15,6 +29,12 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::subscription::DeviceToken;
+
+pub use apns::Apns;
+pub use error::NotifyError;
+pub use fcm::Fcm;
+pub use hms::Hms;
+pub use registry::build_services;
 
 /// A configured push service: validates tokens for `/subscribe` and sends pushes.
 #[async_trait]

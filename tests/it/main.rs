@@ -8,6 +8,7 @@ mod api;
 mod dashboards;
 mod delivery;
 mod onion;
+mod providers;
 mod support;
 mod swarm;
 mod systemd;

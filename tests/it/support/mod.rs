@@ -8,6 +8,7 @@ pub mod metrics;
 pub mod notifiers;
 pub mod null_store;
 pub mod onion_relay;
+pub mod providers;
 pub mod server;
 pub mod source;
 pub mod vectors;

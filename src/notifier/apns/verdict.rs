@@ -1,0 +1,195 @@
+//! APNs answers → [`Verdict`]: the table of PROTOCOL §11.1, one arm per row.
+
+use std::time::Duration;
+
+use crate::notifier::Verdict;
+
+/// First delay after a 429 (PROTOCOL §11.1: "retry, first delay ≥ 60 s").
+const TOO_MANY_REQUESTS_DELAY: Duration = Duration::from_secs(60);
+
+/// The `reason` strings APNs documents, as static metric labels; anything else is `other`.
+const REASONS: &[&str] = &[
+    "BadCollapseId",
+    "BadDeviceToken",
+    "BadExpirationDate",
+    "BadMessageId",
+    "BadPath",
+    "BadPriority",
+    "BadTopic",
+    "DeviceTokenNotForTopic",
+    "DuplicateHeaders",
+    "ExpiredProviderToken",
+    "ExpiredToken",
+    "Forbidden",
+    "IdleTimeout",
+    "InternalServerError",
+    "InvalidProviderToken",
+    "InvalidPushType",
+    "MethodNotAllowed",
+    "MissingDeviceToken",
+    "MissingProviderToken",
+    "MissingTopic",
+    "PayloadEmpty",
+    "PayloadTooLarge",
+    "ServiceUnavailable",
+    "Shutdown",
+    "TooManyProviderTokenUpdates",
+    "TooManyRequests",
+    "TopicDisallowed",
+    "Unregistered",
+];
+
+/// Reasons after which a fresh JWT is made and the push retried once.
+const PROVIDER_TOKEN_REASONS: &[&str] = &[
+    "ExpiredProviderToken",
+    "InvalidProviderToken",
+    "MissingProviderToken",
+];
+
+/// Classifies one APNs answer: HTTP status, body (`{"reason": …}`) and `Retry-After`.
+pub(crate) fn verdict(status: u16, body: &[u8], retry_after: Option<Duration>) -> Verdict {
+    let reason = reason(body);
+    match (status, reason) {
+        (200, _) => Verdict::Delivered,
+        (400, "BadDeviceToken") => invalid(reason, false),
+        // The token may be fine and the topic wrong: the breaker watches this one.
+        (400, "DeviceTokenNotForTopic") => invalid(reason, true),
+        (410, _) => invalid(
+            if reason == "other" {
+                "Unregistered"
+            } else {
+                reason
+            },
+            false,
+        ),
+        (403, r) if PROVIDER_TOKEN_REASONS.contains(&r) => drop_alert(r),
+        (429, _) => Verdict::Retry {
+            reason: "TooManyRequests",
+            after: Some(
+                retry_after.map_or(TOO_MANY_REQUESTS_DELAY, |d| d.max(TOO_MANY_REQUESTS_DELAY)),
+            ),
+        },
+        (500..=599, _) => Verdict::Retry {
+            reason: if reason == "other" {
+                "InternalServerError"
+            } else {
+                reason
+            },
+            after: retry_after,
+        },
+        // 413 PayloadTooLarge, other 400/403/404/405 reasons (BadTopic, TopicDisallowed, …).
+        _ => drop_alert(reason),
+    }
+}
+
+/// Whether a verdict came from a rejected JWT (renew it and retry once).
+pub(crate) fn wants_new_jwt(verdict: &Verdict) -> bool {
+    matches!(verdict, Verdict::Drop { reason, .. } if PROVIDER_TOKEN_REASONS.contains(reason))
+}
+
+fn reason(body: &[u8]) -> &'static str {
+    #[derive(serde::Deserialize)]
+    struct Body<'a> {
+        #[serde(borrow)]
+        reason: Option<&'a str>,
+    }
+    let given = serde_json::from_slice::<Body<'_>>(body)
+        .ok()
+        .and_then(|b| b.reason);
+    given
+        .and_then(|r| REASONS.iter().copied().find(|known| *known == r))
+        .unwrap_or("other")
+}
+
+fn invalid(reason: &'static str, config_reason: bool) -> Verdict {
+    Verdict::TokenInvalid {
+        reason,
+        config_reason,
+    }
+}
+
+fn drop_alert(reason: &'static str) -> Verdict {
+    Verdict::Drop {
+        reason,
+        alert: true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(status: u16, reason: &str) -> Verdict {
+        verdict(
+            status,
+            format!(r#"{{"reason":"{reason}"}}"#).as_bytes(),
+            None,
+        )
+    }
+
+    #[test]
+    fn row_200_delivered() {
+        assert_eq!(verdict(200, b"", None), Verdict::Delivered);
+    }
+
+    #[test]
+    fn row_bad_device_token_and_410_invalidate() {
+        assert_eq!(v(400, "BadDeviceToken"), invalid("BadDeviceToken", false));
+        assert_eq!(v(410, "Unregistered"), invalid("Unregistered", false));
+        assert_eq!(v(410, "ExpiredToken"), invalid("ExpiredToken", false));
+        assert_eq!(verdict(410, b"", None), invalid("Unregistered", false));
+    }
+
+    #[test]
+    fn row_device_token_not_for_topic_is_a_config_reason() {
+        assert_eq!(
+            v(400, "DeviceTokenNotForTopic"),
+            invalid("DeviceTokenNotForTopic", true)
+        );
+    }
+
+    #[test]
+    fn row_403_provider_token_asks_for_a_new_jwt() {
+        for r in PROVIDER_TOKEN_REASONS {
+            let verdict = v(403, r);
+            assert_eq!(verdict, drop_alert(r));
+            assert!(wants_new_jwt(&verdict));
+        }
+        assert!(!wants_new_jwt(&v(403, "BadTopic")));
+    }
+
+    #[test]
+    fn row_429_waits_at_least_a_minute() {
+        let retry = |after| verdict(429, br#"{"reason":"TooManyRequests"}"#, after);
+        let at = |s| Verdict::Retry {
+            reason: "TooManyRequests",
+            after: Some(Duration::from_secs(s)),
+        };
+        assert_eq!(retry(None), at(60));
+        assert_eq!(retry(Some(Duration::from_secs(5))), at(60));
+        assert_eq!(retry(Some(Duration::from_secs(90))), at(90));
+    }
+
+    #[test]
+    fn row_5xx_retries() {
+        let retry = |reason| Verdict::Retry {
+            reason,
+            after: None,
+        };
+        assert_eq!(v(500, "InternalServerError"), retry("InternalServerError"));
+        assert_eq!(v(503, "ServiceUnavailable"), retry("ServiceUnavailable"));
+        assert_eq!(v(503, "Shutdown"), retry("Shutdown"));
+        assert_eq!(verdict(502, b"<html>", None), retry("InternalServerError"));
+    }
+
+    #[test]
+    fn row_other_client_errors_drop_and_alert() {
+        assert_eq!(v(413, "PayloadTooLarge"), drop_alert("PayloadTooLarge"));
+        assert_eq!(v(400, "BadTopic"), drop_alert("BadTopic"));
+        assert_eq!(v(400, "TopicDisallowed"), drop_alert("TopicDisallowed"));
+        assert_eq!(v(400, "BadPriority"), drop_alert("BadPriority"));
+        assert_eq!(v(404, "BadPath"), drop_alert("BadPath"));
+        assert_eq!(v(405, "MethodNotAllowed"), drop_alert("MethodNotAllowed"));
+        assert_eq!(v(400, "SomethingNew"), drop_alert("other"));
+    }
+}
