@@ -59,8 +59,11 @@ pub const READY: &str = "relay_ready";
 
 /// The `result` value of [`PUSH_TOTAL`] for a push the provider accepted.
 pub const RESULT_DELIVERED: &str = "delivered";
-/// The `result` value of [`SUBSCRIBE_REQUESTS`] and [`SWARM_MONITOR_REQUESTS`] for success.
+/// The `result` value of [`SWARM_MONITOR_REQUESTS`] for success.
 pub const RESULT_OK: &str = "ok";
+/// The `result` values of [`SUBSCRIBE_REQUESTS`] that mean success (subscribe: added or
+/// updated; unsubscribe: removed or not found, both answer `success: true`).
+pub const SUBSCRIBE_SUCCESS: &[&str] = &["added", "updated", "removed", "not_found"];
 
 /// Every metric the relay exports (process metrics are in `process.rs`); the dashboard and
 /// alert rules may use only these.

@@ -63,10 +63,15 @@ fn authorize(token: &str, headers: &HeaderMap) -> Result<(), AdminError> {
 /// Every field that comes from the recorder and the swarm snapshot.
 fn counters(s: &Scrape, swarm: &SwarmStatus) -> Value {
     let subscribe_ok = |endpoint: &str| {
-        s.sum(
-            names::SUBSCRIBE_REQUESTS,
-            &[("endpoint", endpoint), ("result", names::RESULT_OK)],
-        )
+        names::SUBSCRIBE_SUCCESS
+            .iter()
+            .map(|result| {
+                s.sum(
+                    names::SUBSCRIBE_REQUESTS,
+                    &[("endpoint", endpoint), ("result", result)],
+                )
+            })
+            .sum::<f64>()
     };
     json!({
         // Upstream names (spns `get_stats`).
@@ -145,7 +150,8 @@ mod tests {
         let s = Scrape::parse(
             "relay_push_total{service=\"apns\",result=\"delivered\"} 4\n\
              relay_push_total{service=\"apns\",result=\"retry\"} 1\n\
-             relay_subscribe_requests_total{endpoint=\"subscribe\",result=\"ok\"} 3\n\
+             relay_subscribe_requests_total{endpoint=\"subscribe\",result=\"added\"} 2\n\
+             relay_subscribe_requests_total{endpoint=\"subscribe\",result=\"updated\"} 1\n\
              relay_subscribe_requests_total{endpoint=\"subscribe\",result=\"bad_input\"} 9\n\
              relay_push_failures_total{service=\"apns\",reason=\"BadDeviceToken\"} 1\n",
         );

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 
 use super::http::{self, HttpOptions};
 use super::oauth::{self, BearerCache};
-use super::{token_rules, Notifier, NotifyError, Push, Verdict};
+use super::{validate, Notifier, NotifyError, Push, Verdict};
 use crate::config::{HmsConfig, Secret};
 use crate::subscription::DeviceToken;
 
@@ -172,7 +172,7 @@ impl Notifier for Hms {
     }
 
     fn validate(&self, token: &str) -> Result<DeviceToken, String> {
-        token_rules::opaque(&self.service, token)
+        validate::non_empty(&self.service, token)
     }
 
     async fn send(&self, push: &Push) -> Verdict {

@@ -16,7 +16,6 @@ mod hms;
 mod http;
 mod oauth;
 mod registry;
-mod token_rules;
 
 mod log;
 pub mod validate;

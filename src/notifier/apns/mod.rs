@@ -11,7 +11,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::http::{self, HttpOptions};
-use super::{token_rules, Notifier, NotifyError, Push, Verdict};
+use super::{validate, Notifier, NotifyError, Push, Verdict};
 use crate::config::ApnsConfig;
 use crate::subscription::DeviceToken;
 
@@ -172,7 +172,7 @@ impl Notifier for Apns {
     }
 
     fn validate(&self, token: &str) -> Result<DeviceToken, String> {
-        token_rules::apns(&self.service, token)
+        validate::apns(&self.service, token)
     }
 
     async fn send(&self, push: &Push) -> Verdict {

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 
 use super::http::{self, HttpOptions};
 use super::oauth::{self, BearerCache};
-use super::{token_rules, Notifier, NotifyError, Push, Verdict};
+use super::{validate, Notifier, NotifyError, Push, Verdict};
 use crate::config::{FcmConfig, FcmPriority};
 use crate::subscription::DeviceToken;
 
@@ -155,7 +155,7 @@ impl Notifier for Fcm {
     }
 
     fn validate(&self, token: &str) -> Result<DeviceToken, String> {
-        token_rules::opaque(&self.service, token)
+        validate::non_empty(&self.service, token)
     }
 
     async fn send(&self, push: &Push) -> Verdict {
