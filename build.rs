@@ -1,6 +1,11 @@
 //! Builds libzmq (vendored by `zeromq-src`, compiled with `cc`, no cmake) with CURVE enabled,
 //! linked against the libsodium that `libsodium-sys-stable` has just built. See README "Design notes".
+// The build script is single-threaded, so setting CFLAGS for the C build is sound here; the
+// clippy.toml ban is about tests.
+#[allow(clippy::disallowed_methods)]
 fn main() {
+    // sqlx::migrate! embeds these files; a new migration file must rebuild the crate.
+    println!("cargo:rerun-if-changed=migrations");
     let (Ok(lib), Ok(include)) = (
         std::env::var("DEP_SODIUM_LIB"),
         std::env::var("DEP_SODIUM_INCLUDE"),
