@@ -42,15 +42,24 @@ pub async fn serve(
     )
     .await
     .context("cannot open the database")?;
+    let changes: Arc<dyn store::Changes> = Arc::new(NoChanges);
+    let expiry = tokio::spawn(store::run_expiry(
+        store.clone(),
+        changes.clone(),
+        store::unix_now,
+        shutdown.clone(),
+    ));
     let state = ApiState {
         store,
         services: Arc::new(Services::new()),
-        changes: Arc::new(NoChanges),
+        changes,
         keys: Arc::new(keys),
         max_body_bytes: config.api.max_body_bytes,
     };
-    axum::serve(api_listener, api::router(state))
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await?;
-    Ok(())
+    let served = axum::serve(api_listener, api::router(state))
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+        .await;
+    shutdown.cancel();
+    let _ = expiry.await;
+    Ok(served?)
 }
