@@ -3,6 +3,8 @@
 // Build scripts hand flags to `cc` through the environment; the ban on set_var is for tests.
 #[allow(clippy::disallowed_methods)]
 fn main() {
+    // sqlx::migrate! embeds these files; a new migration file must rebuild the crate.
+    println!("cargo:rerun-if-changed=migrations");
     let (Ok(lib), Ok(include)) = (
         std::env::var("DEP_SODIUM_LIB"),
         std::env::var("DEP_SODIUM_INCLUDE"),

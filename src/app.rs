@@ -1,21 +1,38 @@
 //! Wires the modules together and runs them until shutdown.
+//!
+//! The data flow of DESIGN.md, in the order it is built here: store → subscriber index →
+//! swarm side (reads the index, sends notifications) → delivery (reads notifications, sends
+//! pushes through the notifiers) → the public API (writes the store and tells the index and
+//! the swarm side) and the admin listener.
 
 use std::future::IntoFuture;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use crate::admin::{self, AdminState};
 use crate::api::{self, ApiState};
 use crate::config::Config;
 use crate::crypto::{self, RelayKeys};
+use crate::delivery::{Delivery, DeliveryConfig, Index};
 use crate::logging;
-use crate::notifier::Services;
-use crate::store::{self, NoChanges};
+use crate::notifier;
+use crate::store::{self, Changes, Fanout};
+use crate::swarm::{Notification, Swarm, SwarmStatus};
 use crate::systemd;
+
+/// Validated notifications waiting for delivery; when full, the swarm intake counts and drops
+/// (`relay_swarm_notifications_dropped_total{reason="queue_full"}`).
+pub const NOTIFICATION_QUEUE: usize = 65_536;
+
+/// How long background tasks get to finish after shutdown is requested.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(15);
 
 /// Runs the relay with `config` until SIGINT or SIGTERM (systemd, Docker and Kubernetes stop
 /// with SIGTERM).
@@ -37,7 +54,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     serve(config, keys, api_listener, admin_listener, shutdown).await
 }
 
-/// Runs the relay on already-bound listeners until `shutdown` is cancelled (tests use this).
+/// Runs the relay on already-bound listeners until `shutdown` is cancelled (tests and devnet
+/// use this).
 pub async fn serve(
     config: Config,
     keys: RelayKeys,
@@ -47,6 +65,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     // First, so every series other modules emit lands in the recorder.
     admin::metrics::install()?;
+    crypto::init()?;
     tracing::info!(onion_pubkey = %hex::encode(keys.onion.public()), "onion public key");
     let store = store::open(
         config.database.url.expose(),
@@ -55,32 +74,105 @@ pub async fn serve(
     )
     .await
     .context("cannot open the database")?;
-    // TODO(admin): pass the swarm task's SwarmStatus receiver when [swarm] oxend is set.
-    let admin_state = AdminState::new(store.clone(), None, config.admin.token.clone())?;
+    let services = Arc::new(
+        notifier::build_services(&config.services)
+            .await
+            .context("cannot set up the push services")?,
+    );
+    let index = Arc::new(
+        Index::load(store.as_ref(), store::unix_now())
+            .await
+            .context("cannot load subscriptions")?,
+    );
+    tracing::info!(subscriptions = index.len(), "subscriptions loaded");
+
+    let tracker = TaskTracker::new();
+    let (notify_tx, notify_rx) = mpsc::channel::<Notification>(NOTIFICATION_QUEUE);
+    // The index first: the swarm monitor re-reads it when it handles a change.
+    let mut observers: Vec<Arc<dyn Changes>> = vec![index.clone()];
+    let swarm_status: Option<watch::Receiver<SwarmStatus>> = if config.swarm.oxend.is_empty() {
+        tracing::info!("no [swarm] oxend configured: the swarm side is off");
+        None
+    } else {
+        let swarm = Swarm::new(&config.swarm, keys.swarm.clone(), index.clone(), notify_tx)?;
+        let handle = swarm.handle();
+        let status = handle.status_watch();
+        observers.push(Arc::new(handle));
+        let token = shutdown.child_token();
+        tracker.spawn(
+            async move {
+                if let Err(e) = swarm.run(token).await {
+                    tracing::error!(error = %e, "swarm side stopped");
+                }
+            }
+            .instrument(tracing::info_span!("swarm")),
+        );
+        Some(status)
+    };
+    let changes: Arc<dyn Changes> = Arc::new(Fanout::new(observers));
+
+    let delivery = Delivery::new(
+        index.clone(),
+        store.clone(),
+        changes.clone(),
+        &services,
+        DeliveryConfig::from_config(&config),
+    );
+    tracker.spawn(
+        delivery
+            .run(notify_rx, shutdown.child_token())
+            .instrument(tracing::info_span!("delivery")),
+    );
+    tracker.spawn(
+        store::run_expiry(
+            store.clone(),
+            changes.clone(),
+            store::unix_now,
+            shutdown.child_token(),
+        )
+        .instrument(tracing::info_span!("store.expiry")),
+    );
+
+    let admin_state = AdminState::new(store.clone(), swarm_status, config.admin.token.clone())?;
     let sampler = admin::Sampler::new(&admin_state, admin::SAMPLE_INTERVAL);
-    tokio::spawn(
+    tracker.spawn(
         sampler
             .run(shutdown.child_token())
             .instrument(tracing::info_span!("admin.sampler")),
     );
     let state = ApiState {
         store,
-        services: Arc::new(Services::new()),
-        changes: Arc::new(NoChanges),
+        services,
+        changes,
         keys: Arc::new(keys),
         max_body_bytes: config.api.max_body_bytes,
         clock: api::Clock::system(),
     };
     // Start-up is complete: listeners bound and the store open (sd_notify READY=1).
     systemd::announce_ready(&shutdown);
+    tracing::info!(
+        api = %config.api.listen,
+        admin = %config.admin.listen,
+        "relay ready"
+    );
     let api_router = api::router(state).layer(axum::middleware::from_fn(logging::request_span));
     let api = axum::serve(api_listener, api_router)
         .with_graceful_shutdown(shutdown.clone().cancelled_owned())
         .into_future();
     let admin = axum::serve(admin_listener, admin::router(admin_state))
-        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
         .into_future();
-    tokio::try_join!(api, admin)?;
+    let served = tokio::try_join!(api, admin);
+    // Whatever ended the listeners, the background tasks stop too.
+    shutdown.cancel();
+    tracker.close();
+    if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(grace = ?SHUTDOWN_GRACE, "background tasks did not finish in time");
+    }
+    served?;
     Ok(())
 }
 

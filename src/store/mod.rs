@@ -1,14 +1,18 @@
 //! The subscription database: schema, queries, at-rest token sealing, expiry cleanup.
 //!
-//! **Owns:** SQL (Postgres in `pg.rs`, SQLite in `sqlite.rs`, one migration directory each),
-//! sealing of device tokens and their keyed lookup hash (`seal.rs`).
+//! **Owns:** SQL (statements in `sql.rs`, run by Postgres in `pg.rs` and SQLite in `sqlite.rs`,
+//! one migration directory each), the row encoding (`row.rs`), sealing of device tokens and
+//! enc_keys and the tokens' keyed lookup hash (`seal.rs`), and the expiry task (`expiry.rs`).
 //! **Must not:** know about HTTP.
 //!
 //! Callers hold an `Arc<dyn Store>`; `open(url, …)` picks the backend by URL scheme.
 
 mod error;
+mod expiry;
 mod pg;
+mod row;
 mod seal;
+mod sql;
 mod sqlite;
 
 use std::sync::Arc;
@@ -17,6 +21,7 @@ use async_trait::async_trait;
 use futures::stream::BoxStream;
 
 pub use error::StoreError;
+pub use expiry::{run_expiry, unix_now, EXPIRY_INTERVAL};
 pub use seal::Sealer;
 
 use crate::crypto::StorageKey;
@@ -50,6 +55,31 @@ pub struct NoChanges;
 impl Changes for NoChanges {
     fn subscribed(&self, _sub: &Subscription, _outcome: Upsert) {}
     fn removed(&self, _key: &SubscriptionKey) {}
+}
+
+/// Tells several observers of each change, in order (the subscriber index before the swarm
+/// monitor, which re-reads the index).
+pub struct Fanout(Vec<Arc<dyn Changes>>);
+
+impl Fanout {
+    /// Observers in the order they are told.
+    pub fn new(observers: Vec<Arc<dyn Changes>>) -> Self {
+        Fanout(observers)
+    }
+}
+
+impl Changes for Fanout {
+    fn subscribed(&self, sub: &Subscription, outcome: Upsert) {
+        for o in &self.0 {
+            o.subscribed(sub, outcome);
+        }
+    }
+
+    fn removed(&self, key: &SubscriptionKey) {
+        for o in &self.0 {
+            o.removed(key);
+        }
+    }
 }
 
 /// The subscription store.
@@ -97,11 +127,13 @@ pub async fn open(
 ) -> Result<Arc<dyn Store>, StoreError> {
     let sealer = Sealer::new(key);
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let _store = pg::PgStore::connect(url, max_connections, sealer).await?;
-        Err(StoreError::UnsupportedUrl)
+        Ok(Arc::new(
+            pg::PgStore::connect(url, max_connections, sealer).await?,
+        ))
     } else if url.starts_with("sqlite:") {
-        let _store = sqlite::SqliteStore::connect(url, max_connections, sealer).await?;
-        Err(StoreError::UnsupportedUrl)
+        Ok(Arc::new(
+            sqlite::SqliteStore::connect(url, max_connections, sealer).await?,
+        ))
     } else {
         Err(StoreError::UnsupportedUrl)
     }

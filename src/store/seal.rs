@@ -1,10 +1,10 @@
-//! At-rest sealing of device tokens (XChaCha20-Poly1305 with `storage.key`) and the keyed
-//! BLAKE2b lookup hash of (service, token), so a copy of the database alone does not link an
-//! account to a device token.
+//! At-rest sealing of device tokens and enc_keys (XChaCha20-Poly1305 with `storage.key`) and the
+//! keyed BLAKE2b lookup hash of (service, token), so a copy of the database alone does not link an
+//! account to a device token, nor reveal a payload key.
 
 use crate::crypto::{self, StorageKey};
 
-/// Seals, opens and hashes device tokens with the storage key.
+/// Seals, opens and hashes device tokens (and seals enc_keys) with the storage key.
 #[derive(Clone)]
 pub struct Sealer {
     seal_key: [u8; 32],
@@ -37,22 +37,27 @@ impl Sealer {
 
     /// nonce(24) ‖ ciphertext ‖ tag of the token.
     pub fn seal(&self, token: &str) -> Vec<u8> {
-        let nonce: [u8; 24] = crypto::random_array();
-        let mut out = nonce.to_vec();
-        out.extend(crypto::xchacha20_encrypt(
-            &self.seal_key,
-            &nonce,
-            token.as_bytes(),
-        ));
-        out
+        self.seal_bytes(token.as_bytes())
     }
 
     /// Opens a sealed token; `None` if it was not sealed with this key.
     pub fn open(&self, sealed: &[u8]) -> Option<String> {
+        String::from_utf8(self.open_bytes(sealed)?).ok()
+    }
+
+    /// nonce(24) ‖ ciphertext ‖ tag of any bytes (the enc_key).
+    pub fn seal_bytes(&self, plain: &[u8]) -> Vec<u8> {
+        let nonce: [u8; 24] = crypto::random_array();
+        let mut out = nonce.to_vec();
+        out.extend(crypto::xchacha20_encrypt(&self.seal_key, &nonce, plain));
+        out
+    }
+
+    /// Opens what [`Sealer::seal_bytes`] made; `None` if it was not sealed with this key.
+    pub fn open_bytes(&self, sealed: &[u8]) -> Option<Vec<u8>> {
         let (nonce, ct) = sealed.split_at_checked(24)?;
         let nonce: [u8; 24] = nonce.try_into().ok()?;
-        let plain = crypto::xchacha20_decrypt(&self.seal_key, &nonce, ct).ok()?;
-        String::from_utf8(plain).ok()
+        crypto::xchacha20_decrypt(&self.seal_key, &nonce, ct).ok()
     }
 }
 

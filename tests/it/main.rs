@@ -9,6 +9,7 @@ mod dashboards;
 mod delivery;
 mod onion;
 mod providers;
+mod store;
 mod support;
 mod swarm;
 mod systemd;

@@ -2,7 +2,9 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod db;
 pub mod fake_notifier;
+pub mod fixtures;
 pub mod memory_store;
 pub mod metrics;
 pub mod notifiers;

@@ -1,0 +1,165 @@
+//! The periodic cleanup of expired subscriptions (PROTOCOL §2.6: deleted within 60 s of
+//! `sig_ts + 14 days`; we run every 30 s like SPNS `db_cleanup`).
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::time::MissedTickBehavior;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, warn};
+
+use super::{Changes, Store};
+
+/// How often [`run_expiry`] deletes expired rows.
+pub const EXPIRY_INTERVAL: Duration = Duration::from_secs(30);
+
+/// The wall clock in unix seconds (the `clock` the relay passes to [`run_expiry`]).
+pub fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// Every [`EXPIRY_INTERVAL`] (first run at once) deletes the subscriptions expired at `clock()`
+/// and tells `changes` of each, until `shutdown` is cancelled. A failure is logged and retried
+/// at the next tick.
+pub async fn run_expiry(
+    store: Arc<dyn Store>,
+    changes: Arc<dyn Changes>,
+    clock: impl Fn() -> i64 + Send,
+    shutdown: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(EXPIRY_INTERVAL);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        match store.delete_expired(clock()).await {
+            Ok(keys) => {
+                for key in &keys {
+                    changes.removed(key);
+                }
+                if !keys.is_empty() {
+                    debug!(count = keys.len(), "expired subscriptions deleted");
+                }
+            }
+            Err(e) => warn!(error = %e, "expiry cleanup failed; retrying next tick"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use async_trait::async_trait;
+    use futures::stream::BoxStream;
+    use tokio::sync::mpsc;
+
+    use super::*;
+    use crate::store::{StoreError, Upsert};
+    use crate::subscription::{AccountId, DeviceToken, Subscription, SubscriptionKey};
+
+    /// Fails its first `delete_expired`, then returns one key per call; nothing else is used.
+    struct FlakyStore {
+        calls: AtomicUsize,
+        seen_now: mpsc::Sender<i64>,
+    }
+
+    fn key() -> SubscriptionKey {
+        SubscriptionKey {
+            account: AccountId([5; 33]),
+            service: "apns".into(),
+            token: DeviceToken::new("ab".repeat(32)),
+        }
+    }
+
+    #[async_trait]
+    impl Store for FlakyStore {
+        async fn upsert(&self, _: &Subscription, _: i64) -> Result<Upsert, StoreError> {
+            unreachable!()
+        }
+        async fn remove(&self, _: &SubscriptionKey) -> Result<bool, StoreError> {
+            unreachable!()
+        }
+        async fn remove_token(
+            &self,
+            _: &str,
+            _: &DeviceToken,
+        ) -> Result<Vec<AccountId>, StoreError> {
+            unreachable!()
+        }
+        async fn delete_expired(&self, now: i64) -> Result<Vec<SubscriptionKey>, StoreError> {
+            self.seen_now.send(now).await.unwrap();
+            match self.calls.fetch_add(1, Ordering::SeqCst) {
+                0 => Err(StoreError::Corrupt("first call fails")),
+                _ => Ok(vec![key()]),
+            }
+        }
+        fn live(&self, _: i64) -> BoxStream<'_, Result<Subscription, StoreError>> {
+            unreachable!()
+        }
+        async fn for_account(
+            &self,
+            _: &AccountId,
+            _: i64,
+        ) -> Result<Vec<Subscription>, StoreError> {
+            unreachable!()
+        }
+        async fn count_by_service(&self, _: i64) -> Result<Vec<(String, u64)>, StoreError> {
+            unreachable!()
+        }
+        async fn ping(&self) -> Result<(), StoreError> {
+            unreachable!()
+        }
+    }
+
+    struct Removed(mpsc::Sender<SubscriptionKey>);
+
+    impl Changes for Removed {
+        fn subscribed(&self, _: &Subscription, _: Upsert) {}
+        fn removed(&self, key: &SubscriptionKey) {
+            self.0.try_send(key.clone()).unwrap();
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retries_after_a_failure_and_reports_each_removed_key() {
+        let (now_tx, mut now_rx) = mpsc::channel(8);
+        let (removed_tx, mut removed_rx) = mpsc::channel(8);
+        let store = Arc::new(FlakyStore {
+            calls: AtomicUsize::new(0),
+            seen_now: now_tx,
+        });
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(run_expiry(
+            store,
+            Arc::new(Removed(removed_tx)),
+            || 1_000,
+            shutdown.clone(),
+        ));
+
+        let started = tokio::time::Instant::now();
+        assert_eq!(now_rx.recv().await, Some(1_000), "first run at once");
+        assert_eq!(
+            now_rx.recv().await,
+            Some(1_000),
+            "retried after the failure"
+        );
+        assert_eq!(
+            started.elapsed(),
+            EXPIRY_INTERVAL,
+            "the retry waited one tick"
+        );
+        assert_eq!(removed_rx.recv().await, Some(key()));
+        assert!(
+            removed_rx.try_recv().is_err(),
+            "the failed run reported nothing"
+        );
+
+        shutdown.cancel();
+        task.await.unwrap();
+    }
+}
