@@ -190,8 +190,10 @@ async fn no_metric_label_carries_an_identifier() {
         assert!(looks_like_identifier(id), "the check must catch {id}");
     }
 
+    // The recorder must exist before anything is emitted (it is installed by `state`).
+    let st = state(FakeStore::new(&[]), None, "");
     // What the modules emit on a busy relay.
-    metrics::counter!(names::SUBSCRIBE_REQUESTS, "endpoint" => "subscribe", "result" => "ok")
+    metrics::counter!(names::SUBSCRIBE_REQUESTS, "endpoint" => "subscribe", "result" => "added")
         .increment(1);
     metrics::counter!(names::ONION_REQUESTS, "enc_type" => "xchacha20", "result" => "ok")
         .increment(1);
@@ -200,7 +202,6 @@ async fn no_metric_label_carries_an_identifier() {
     metrics::gauge!(names::SWARM_CONNECTIONS, "state" => "connected").set(3.0);
     metrics::histogram!(names::PUSH_DURATION, "service" => "apns").record(0.01);
 
-    let st = state(FakeStore::new(&[]), None, "");
     let (_, text) = get(&router(&st), "/metrics", &[]).await;
     let labels = label_values(&text);
     assert!(

@@ -253,7 +253,9 @@ async fn other_methods_get_405() -> anyhow::Result<()> {
 fn requests_are_counted_by_enc_type_and_result() -> anyhow::Result<()> {
     let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
     let handle = recorder.handle();
-    let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     // The local recorder sees what the handler records on this thread (current-thread runtime).
     metrics::with_local_recorder(&recorder, || {
         runtime.block_on(async {
@@ -310,6 +312,7 @@ fn status_of(relay: &Relay, runtime: &Runtime, body: Vec<u8>) -> Result<StatusCo
 fn setup() -> Result<(Runtime, Relay), TestCaseError> {
     let fail = |e: &dyn std::fmt::Display| TestCaseError::fail(e.to_string());
     let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
         .build()
         .map_err(|e| fail(&e))?;
     Ok((runtime, Relay::new().map_err(|e| fail(&e))?))

@@ -3,14 +3,13 @@
 
 use std::sync::OnceLock;
 
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::PrometheusHandle;
 
+/// The relay's own recorder (`admin::metrics::install`), shared by every test in the binary.
 fn handle() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {
-        PrometheusBuilder::new()
-            .install_recorder()
-            .expect("no other recorder in the test binary")
+        session_push_relay::admin::metrics::install().expect("the relay's recorder installs")
     })
 }
 
