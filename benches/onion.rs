@@ -39,7 +39,13 @@ fn onion_open(c: &mut Criterion) {
         let plaintext = Layer::derive(enc, &relay, &outer.ephemeral_key)
             .and_then(|layer| layer.open(&outer.ciphertext))
             .expect("vector opens");
-        assert_eq!(plaintext, case["v4_plaintext_utf8"].as_str().expect("plaintext").as_bytes());
+        assert_eq!(
+            plaintext,
+            case["v4_plaintext_utf8"]
+                .as_str()
+                .expect("plaintext")
+                .as_bytes()
+        );
         group.throughput(Throughput::Bytes(outer.ciphertext.len() as u64));
         group.bench_function(enc.label(), |b| {
             b.iter(|| {

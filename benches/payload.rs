@@ -27,7 +27,10 @@ fn payload_build(c: &mut Criterion) {
             _ => NoDataForm::Json,
         };
         let built = payload::build(&msg, data, form, &key, &nonce).expect("builds");
-        assert_eq!(built.enc_payload, case["enc_payload"].as_str().expect("enc_payload"));
+        assert_eq!(
+            built.enc_payload,
+            case["enc_payload"].as_str().expect("enc_payload")
+        );
         group.bench_function(name, |b| {
             b.iter(|| payload::build(black_box(&msg), data, form, &key, &nonce))
         });

@@ -20,7 +20,10 @@ fn ed25519_verify(c: &mut Criterion) {
     let account = &support::vectors("payload")["signatures"]["account_05"];
     let public_key: [u8; 32] = support::hex(&account["session_ed25519"]);
     let monitor = &account["monitor"];
-    let message = monitor["message_utf8"].as_str().expect("message").as_bytes();
+    let message = monitor["message_utf8"]
+        .as_str()
+        .expect("message")
+        .as_bytes();
     let signature: [u8; 64] = support::hex(&monitor["signature"]);
     assert!(crypto::ed25519_verify(message, &signature, &public_key));
     c.bench_function("ed25519_verify", |b| {
@@ -39,7 +42,10 @@ fn subscribe_parse(c: &mut Criterion) {
     for account in ["account_05", "account_03_subaccount"] {
         let request = &signatures[account]["subscribe_request"];
         let sub = parse_subscribe(request, NOW, &services).expect("vector verifies");
-        assert_eq!(sub.account.to_hex(), request["pubkey"].as_str().expect("pubkey"));
+        assert_eq!(
+            sub.account.to_hex(),
+            request["pubkey"].as_str().expect("pubkey")
+        );
         group.bench_function(account, |b| {
             b.iter(|| parse_subscribe(black_box(request), NOW, &services))
         });

@@ -49,10 +49,7 @@ fn monitor_encode(c: &mut Criterion) {
     group.throughput(Throughput::Elements(batch.len() as u64));
     group.bench_function("request_1000", |b| {
         b.iter(|| {
-            let dicts: Vec<Vec<u8>> = batch
-                .iter()
-                .map(|e| e.encode().expect("encodes"))
-                .collect();
+            let dicts: Vec<Vec<u8>> = batch.iter().map(|e| e.encode().expect("encodes")).collect();
             encode_list(&dicts)
         })
     });
