@@ -12,6 +12,7 @@
 
 pub mod clients;
 pub mod device;
+pub mod fake_json_rpc;
 pub mod fake_oxend;
 pub mod fake_storage;
 pub mod mock_apns;
