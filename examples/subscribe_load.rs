@@ -20,17 +20,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context};
 use clap::{Parser, ValueEnum};
+use session_push_relay::devnet::clients::SimAccount;
 use session_push_relay::devnet::onion_client::{ClientEncType, OnionClient, OnionRequest};
-use session_push_relay::{app, config::Config, crypto::RelayKeys, store};
+use session_push_relay::{app, config::Config, crypto, crypto::RelayKeys, store};
 use tokio_util::sync::CancellationToken;
-
-// The simulated clients of devnet, staged outside `src/` until the devnet sub-command lands;
-// the file names `crate::crypto` and `crate::subscription`, provided here.
-#[rustfmt::skip]
-#[allow(dead_code)] // the load generator only subscribes
-#[path = "../devnet-staging/clients.rs"]
-mod clients;
-use session_push_relay::{crypto, subscription};
 
 #[derive(Parser)]
 struct Args {
@@ -211,9 +204,9 @@ fn build_requests(args: &Args, relay_pubkey: [u8; 32]) -> anyhow::Result<Vec<Oni
                 s
             };
             let account = if i % 4 == 3 {
-                clients::SimAccount::group_member(seed(3), seed(1))
+                SimAccount::group_member(seed(3), seed(1))
             } else {
-                clients::SimAccount::session(seed(5))
+                SimAccount::session(seed(5))
             };
             let token = hex::encode(seed(7));
             let enc_key: [u8; 32] = crypto::random_array();
