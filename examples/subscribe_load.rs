@@ -14,6 +14,7 @@
 //! Requests are signed and encrypted before the clock starts, so the rate is the relay's
 //! (plus the HTTP client's share of the CPU), not the simulated clients'.
 
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -36,6 +37,10 @@ struct Args {
     /// The running relay's onion public key, 64 hex characters (`keygen` prints it).
     #[arg(long)]
     relay_pubkey: Option<String>,
+    /// Key directory of the in-process relay; kept between runs because a database's sealed
+    /// tokens open only with the `storage.key` that sealed them.
+    #[arg(long, default_value = "target/bench/keys")]
+    keys: PathBuf,
     /// Service name sent in each subscription.
     #[arg(long, default_value = "dummy")]
     service: String,
@@ -74,14 +79,14 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     crypto::init()?;
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let target = match &args.url {
+    let mut target = match &args.url {
         Some(url) => running_relay(url, args.relay_pubkey.as_deref().unwrap_or_default())?,
-        None => start_relay(&args.database).await?,
+        None => start_relay(&args.database, &args.keys).await?,
     };
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.concurrency)
         .build()?;
-    wait_until_up(&client, &target.url).await?;
+    wait_until_up(&client, &mut target).await?;
 
     let built = Instant::now();
     let requests = Arc::new(build_requests(&args, target.pubkey)?);
@@ -147,8 +152,8 @@ fn running_relay(url: &str, pubkey: &str) -> anyhow::Result<Target> {
     })
 }
 
-/// Starts the relay in this process on 127.0.0.1 with fresh keys.
-async fn start_relay(database: &str) -> anyhow::Result<Target> {
+/// Starts the relay in this process on 127.0.0.1 (SQLite: a fresh file in a temporary directory).
+async fn start_relay(database: &str, keys: &Path) -> anyhow::Result<Target> {
     let dir = tempfile::tempdir()?;
     let url = match database {
         "sqlite" => format!("sqlite://{}/relay.db", dir.path().display()),
@@ -157,7 +162,7 @@ async fn start_relay(database: &str) -> anyhow::Result<Target> {
     let toml = format!(
         "[database]\nurl = {url:?}\n[keys]\ndir = {keys:?}\n\
          [[services]]\nname = \"dummy\"\nkind = \"log\"\n",
-        keys = dir.path().join("keys").display().to_string(),
+        keys = keys.display().to_string(),
     );
     let config = Config::load_from(Some(&toml), Default::default())?;
     let keys = RelayKeys::load_or_create(&config.keys.dir)?;
@@ -175,15 +180,18 @@ async fn start_relay(database: &str) -> anyhow::Result<Target> {
     })
 }
 
-async fn wait_until_up(client: &reqwest::Client, url: &str) -> anyhow::Result<()> {
+/// Polls `GET /` (an outside client has no readiness signal to await); fails early with the
+/// relay's own error if it stops during start-up.
+async fn wait_until_up(client: &reqwest::Client, target: &mut Target) -> anyhow::Result<()> {
+    let url = target.url.clone();
     for _ in 0..300 {
-        if client
-            .get(url)
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
+        let answer = client.get(&url).send().await;
+        if answer.is_ok_and(|r| r.status().is_success()) {
             return Ok(());
+        }
+        if let Some((_, task)) = target.stop.as_mut().filter(|(_, t)| t.is_finished()) {
+            task.await??;
+            bail!("the relay stopped during start-up");
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
