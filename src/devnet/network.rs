@@ -385,12 +385,19 @@ impl Network {
     }
 
     /// Stops the relay (as SIGTERM would) and waits for it, then stops the fakes and mocks.
-    pub async fn shutdown(self) -> anyhow::Result<()> {
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
         self.shutdown.cancel();
-        match self.relay.await {
+        match (&mut self.relay).await {
             Ok(result) => result,
             Err(e) => bail!("the relay task failed: {e}"),
         }
+    }
+}
+
+impl Drop for Network {
+    /// A network dropped without [`Network::shutdown`] (a failed test) still stops the relay.
+    fn drop(&mut self) {
+        self.shutdown.cancel();
     }
 }
 
