@@ -1,7 +1,7 @@
 //! A whole simulated network in this process, around the real relay: a fake oxend (CURVE),
 //! fake storage servers in swarms (CURVE), a mock APNs (TLS, token auth) and a mock FCM (TLS,
-//! OAuth), and [`app::serve`] on 127.0.0.1 listeners, configured through the real config loader
-//! from files written to a temporary directory.
+//! OAuth), and [`app::serve`](crate::app::serve) on 127.0.0.1 listeners, configured through the
+//! real config loader from files written to a temporary directory.
 //!
 //! **Owns:** starting and stopping that network, its files, and the handles tests and the
 //! `devnet` sub-command use to drive it. **Must not:** reach into the relay: it talks to it
