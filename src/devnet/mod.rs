@@ -12,6 +12,7 @@
 pub mod device;
 pub mod fake_oxend;
 pub mod fake_storage;
+pub mod ledger;
 pub mod mock_apns;
 pub mod mock_fcm;
 pub mod mock_hms;
