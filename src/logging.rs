@@ -28,14 +28,28 @@ pub enum LoggingError {
 
 /// Installs the process-wide subscriber writing to stderr (called once, from `main`).
 pub fn init(config: &LogConfig) -> Result<(), LoggingError> {
-    let subscriber = subscriber(config, std::io::stderr)?;
+    use std::io::IsTerminal;
+    let subscriber = build(config, std::io::stderr, std::io::stderr().is_terminal())?;
     tracing::subscriber::set_global_default(subscriber).map_err(LoggingError::AlreadySet)
 }
 
-/// The subscriber of `config` writing to `writer` (tests capture logs with their own writer).
+/// The subscriber of `config` writing to `writer`, without colours (tests capture logs with
+/// their own writer).
 pub fn subscriber<W>(
     config: &LogConfig,
     writer: W,
+) -> Result<Box<dyn Subscriber + Send + Sync>, LoggingError>
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    build(config, writer, false)
+}
+
+/// `ansi` colours the pretty format (only for a terminal).
+fn build<W>(
+    config: &LogConfig,
+    writer: W,
+    ansi: bool,
 ) -> Result<Box<dyn Subscriber + Send + Sync>, LoggingError>
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
@@ -45,6 +59,7 @@ where
         .map_err(LoggingError::Filter)?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(writer);
     Ok(match config.format {
         LogFormat::Pretty => Box::new(builder.finish()),

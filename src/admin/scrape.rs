@@ -58,7 +58,7 @@ impl Scrape {
             .iter()
             .filter(|s| s.matches(name, filter))
             .map(|s| s.value)
-            .sum()
+            .fold(0.0, |total, v| total + v)
     }
 
     /// Sums of `name` grouped by the value of `label` (series without it are left out).

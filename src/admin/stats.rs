@@ -71,14 +71,14 @@ fn counters(s: &Scrape, swarm: &SwarmStatus) -> Value {
                     &[("endpoint", endpoint), ("result", result)],
                 )
             })
-            .sum::<f64>()
+            .fold(0.0, |total, v| total + v)
     };
     json!({
         // Upstream names (spns `get_stats`).
-        "notifications": s.sum(names::SWARM_NOTIFICATIONS, &[]),
-        "pushes": s.sum(names::PUSH_TOTAL, &[("result", names::RESULT_DELIVERED)]),
-        "subscription": subscribe_ok("subscribe"),
-        "sub_renew": s.sum(names::SWARM_MONITOR_REQUESTS, &[]),
+        "notifications": count(s.sum(names::SWARM_NOTIFICATIONS, &[])),
+        "pushes": count(s.sum(names::PUSH_TOTAL, &[("result", names::RESULT_DELIVERED)])),
+        "subscription": count(subscribe_ok("subscribe")),
+        "sub_renew": count(s.sum(names::SWARM_MONITOR_REQUESTS, &[])),
         "swarms": swarm.swarms,
         "snodes": swarm.snodes,
         "accounts_monitored": swarm.accounts_monitored,
@@ -86,23 +86,28 @@ fn counters(s: &Scrape, swarm: &SwarmStatus) -> Value {
         "pending_connections": swarm.pending_connections,
         // Ours.
         "version": env!("CARGO_PKG_VERSION"),
-        "unsubscription": subscribe_ok("unsubscribe"),
+        "unsubscription": count(subscribe_ok("unsubscribe")),
         "swarms_connected": swarm.swarms_connected,
         "pushes_by_result": nested(s, names::PUSH_TOTAL, "result"),
         "push_failures": nested(s, names::PUSH_FAILURES, "reason"),
         "tokens_removed": nested(s, names::TOKENS_REMOVED, "reason"),
-        "dedup_dropped": s.sum(names::DEDUP_DROPPED, &[]),
-        "onion_requests": s.sum(names::ONION_REQUESTS, &[]),
+        "dedup_dropped": count(s.sum(names::DEDUP_DROPPED, &[])),
+        "onion_requests": count(s.sum(names::ONION_REQUESTS, &[])),
     })
 }
 
 /// `{"<service>": {"<label value>": n}}` of a metric labelled by service and `inner`.
-fn nested(s: &Scrape, name: &str, inner: &str) -> BTreeMap<String, BTreeMap<String, f64>> {
-    let mut out: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
+fn nested(s: &Scrape, name: &str, inner: &str) -> BTreeMap<String, BTreeMap<String, u64>> {
+    let mut out: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
     for ((service, value), n) in s.by2(name, "service", inner) {
-        out.entry(service).or_default().insert(value, n);
+        out.entry(service).or_default().insert(value, count(n));
     }
     out
+}
+
+/// Counters are exported as floats; `/stats` reports them as the integers they are.
+fn count(value: f64) -> u64 {
+    value.max(0.0).round() as u64
 }
 
 /// `{"<service>": n, …, "total": n}` from the store, or why it could not be read.
