@@ -9,16 +9,20 @@
 //! or h2c): they check each request as the provider would, record it on a channel and answer
 //! with the [`Reply`] programmed for its token.
 
+pub mod collect;
 pub mod device;
 pub mod fake_oxend;
 pub mod fake_storage;
 pub mod ledger;
+pub mod live;
 pub mod mock_apns;
 pub mod mock_fcm;
 pub mod mock_hms;
 mod monitor_check;
 pub mod onion_client;
+pub mod report;
 mod router;
+pub mod run;
 mod server;
 
 pub use server::{Reply, TestCa};
