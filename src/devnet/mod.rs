@@ -1,5 +1,6 @@
 //! Simulated network for devnet and tests: the onion client of the last service node, simulated
-//! clients and devices, oxend and storage servers, and mock APNs/FCM/HMS servers.
+//! clients and devices, oxend and storage servers, mock APNs/FCM/HMS servers, and
+//! [`network::Network`], which runs all of them around the real relay.
 //!
 //! **Owns:** test doubles that speak the real wire formats, and the `devnet` sub-command.
 //! **Must not:** be used by production paths: nothing outside `devnet`, the `devnet`
@@ -9,6 +10,7 @@
 //! or h2c): they check each request as the provider would, record it on a channel and answer
 //! with the [`Reply`] programmed for its token.
 
+pub mod clients;
 pub mod collect;
 pub mod device;
 pub mod fake_oxend;
@@ -18,8 +20,12 @@ pub mod live;
 pub mod mock_apns;
 pub mod mock_fcm;
 pub mod mock_hms;
+pub mod load;
 mod monitor_check;
+pub mod network;
+mod network_files;
 pub mod onion_client;
+pub mod population;
 pub mod report;
 mod router;
 pub mod run;

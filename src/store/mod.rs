@@ -10,6 +10,7 @@
 mod error;
 mod expiry;
 mod pg;
+mod queries;
 mod row;
 mod seal;
 mod sql;

@@ -3,15 +3,9 @@
 
 use std::time::Duration;
 
-use async_trait::async_trait;
-use futures::stream::{BoxStream, StreamExt, TryStreamExt};
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::Row;
-use tracing::instrument;
 
-use super::row::{self, KeyRow, SubscriptionRow, UpsertArgs};
-use super::{sql, Sealer, Store, StoreError, Upsert};
-use crate::subscription::{AccountId, DeviceToken, Subscription, SubscriptionKey};
+use super::{Sealer, StoreError};
 
 /// How long a query waits for a pooled connection before the store reports
 /// [`StoreError::Unavailable`] (a dead or saturated database).
@@ -40,99 +34,4 @@ impl PgStore {
     }
 }
 
-#[async_trait]
-impl Store for PgStore {
-    #[instrument(skip_all)]
-    async fn upsert(&self, sub: &Subscription, now: i64) -> Result<Upsert, StoreError> {
-        let args = UpsertArgs::new(sub, &self.sealer, now);
-        let code: i16 = args
-            .bind(sqlx::query(sql::UPSERT))
-            .fetch_one(&self.pool)
-            .await?
-            .try_get(0)?;
-        row::outcome(code)
-    }
-
-    #[instrument(skip_all)]
-    async fn remove(&self, key: &SubscriptionKey) -> Result<bool, StoreError> {
-        let hash = self.sealer.token_hash(&key.service, key.token.expose());
-        let done = sqlx::query(sql::REMOVE)
-            .bind(key.account.as_bytes().as_slice())
-            .bind(&*key.service)
-            .bind(hash.as_slice())
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() > 0)
-    }
-
-    #[instrument(skip_all)]
-    async fn remove_token(
-        &self,
-        service: &str,
-        token: &DeviceToken,
-    ) -> Result<Vec<AccountId>, StoreError> {
-        let hash = self.sealer.token_hash(service, token.expose());
-        let accounts: Vec<Vec<u8>> = sqlx::query_scalar(sql::REMOVE_TOKEN)
-            .bind(service)
-            .bind(hash.as_slice())
-            .fetch_all(&self.pool)
-            .await?;
-        accounts.iter().map(|a| row::account(a)).collect()
-    }
-
-    #[instrument(skip_all)]
-    async fn delete_expired(&self, now: i64) -> Result<Vec<SubscriptionKey>, StoreError> {
-        // One transaction: if a deleted row cannot be read back, nothing is deleted and the
-        // caller retries, rather than losing keys it must report to `Changes`.
-        let mut tx = self.pool.begin().await?;
-        let rows: Vec<KeyRow> = sqlx::query_as(sql::DELETE_EXPIRED)
-            .bind(row::live_cutoff(now))
-            .fetch_all(&mut *tx)
-            .await?;
-        let keys = rows
-            .into_iter()
-            .map(|r| r.decode(&self.sealer))
-            .collect::<Result<Vec<_>, _>>()?;
-        tx.commit().await?;
-        Ok(keys)
-    }
-
-    #[instrument(skip_all)]
-    fn live(&self, now: i64) -> BoxStream<'_, Result<Subscription, StoreError>> {
-        sqlx::query_as::<_, SubscriptionRow>(sql::LIVE)
-            .bind(row::live_cutoff(now))
-            .fetch(&self.pool)
-            .map_err(StoreError::from)
-            .and_then(|r| futures::future::ready(r.decode(&self.sealer)))
-            .boxed()
-    }
-
-    #[instrument(skip_all)]
-    async fn for_account(
-        &self,
-        account: &AccountId,
-        now: i64,
-    ) -> Result<Vec<Subscription>, StoreError> {
-        let rows: Vec<SubscriptionRow> = sqlx::query_as(sql::FOR_ACCOUNT)
-            .bind(account.as_bytes().as_slice())
-            .bind(row::live_cutoff(now))
-            .fetch_all(&self.pool)
-            .await?;
-        rows.into_iter().map(|r| r.decode(&self.sealer)).collect()
-    }
-
-    #[instrument(skip_all)]
-    async fn count_by_service(&self, now: i64) -> Result<Vec<(String, u64)>, StoreError> {
-        let rows: Vec<(String, i64)> = sqlx::query_as(sql::COUNT_BY_SERVICE)
-            .bind(row::live_cutoff(now))
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(row::counts(rows))
-    }
-
-    #[instrument(skip_all)]
-    async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
-    }
-}
+super::queries::sql_store!(PgStore);

@@ -9,6 +9,7 @@ mod dashboards;
 mod delivery;
 mod onion;
 mod providers;
+mod relay;
 mod store;
 mod support;
 mod swarm;

@@ -19,7 +19,11 @@ enum Signer {
     /// A 05 account signs with the Ed25519 key behind its Session ID.
     Session(Ed25519SecretKey),
     /// A 03 group member signs with a subaccount key authorised by the group key.
-    Subaccount { token: [u8; 36], token_sig: [u8; 64], key: Ed25519SecretKey },
+    Subaccount {
+        token: [u8; 36],
+        token_sig: [u8; 64],
+        key: Ed25519SecretKey,
+    },
 }
 
 fn b64(bytes: &[u8]) -> String {
@@ -35,7 +39,10 @@ impl SimAccount {
         // A seed-derived Ed25519 key is always a valid point, so the conversion succeeds.
         let x = crypto::ed25519_pk_to_x25519(&key.public_key()).unwrap_or_default();
         account[1..].copy_from_slice(&x);
-        SimAccount { account: AccountId(account), signer: Signer::Session(key) }
+        SimAccount {
+            account: AccountId(account),
+            signer: Signer::Session(key),
+        }
     }
 
     /// A 03 group whose member holds a read-only subaccount token (§3.4).
@@ -50,7 +57,14 @@ impl SimAccount {
         token[1] = 0x01; // read
         token[4..].copy_from_slice(&member.public_key());
         let token_sig = crypto::ed25519_sign(&token, &group);
-        SimAccount { account: AccountId(account), signer: Signer::Subaccount { token, token_sig, key: member } }
+        SimAccount {
+            account: AccountId(account),
+            signer: Signer::Subaccount {
+                token,
+                token_sig,
+                key: member,
+            },
+        }
     }
 
     fn sign(&self, message: &[u8]) -> [u8; 64] {
@@ -63,9 +77,14 @@ impl SimAccount {
     fn auth_fields(&self, body: &mut serde_json::Map<String, Value>) {
         match &self.signer {
             Signer::Session(key) => {
-                body.insert("session_ed25519".into(), json!(hex::encode(key.public_key())));
+                body.insert(
+                    "session_ed25519".into(),
+                    json!(hex::encode(key.public_key())),
+                );
             }
-            Signer::Subaccount { token, token_sig, .. } => {
+            Signer::Subaccount {
+                token, token_sig, ..
+            } => {
                 body.insert("subaccount".into(), json!(b64(token)));
                 body.insert("subaccount_sig".into(), json!(b64(token_sig)));
             }
@@ -82,11 +101,19 @@ impl SimAccount {
         sig_ts: i64,
     ) -> Value {
         let ns: Vec<String> = namespaces.iter().map(|n| n.to_string()).collect();
-        let message = format!("MONITOR{}{}1{}", self.account.to_hex(), sig_ts, ns.join(","));
+        let message = format!(
+            "MONITOR{}{}1{}",
+            self.account.to_hex(),
+            sig_ts,
+            ns.join(",")
+        );
         let mut body = serde_json::Map::new();
         body.insert("pubkey".into(), json!(self.account.to_hex()));
         self.auth_fields(&mut body);
-        body.insert("signature".into(), json!(b64(&self.sign(message.as_bytes()))));
+        body.insert(
+            "signature".into(),
+            json!(b64(&self.sign(message.as_bytes()))),
+        );
         body.insert("sig_ts".into(), json!(sig_ts));
         body.insert("namespaces".into(), json!(namespaces));
         body.insert("data".into(), json!(true));
@@ -102,7 +129,10 @@ impl SimAccount {
         let mut body = serde_json::Map::new();
         body.insert("pubkey".into(), json!(self.account.to_hex()));
         self.auth_fields(&mut body);
-        body.insert("signature".into(), json!(b64(&self.sign(message.as_bytes()))));
+        body.insert(
+            "signature".into(),
+            json!(b64(&self.sign(message.as_bytes()))),
+        );
         body.insert("sig_ts".into(), json!(sig_ts));
         body.insert("service".into(), json!(service));
         body.insert("service_info".into(), json!({ "token": token }));
