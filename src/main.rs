@@ -161,7 +161,8 @@ fn run_devnet(path: Option<PathBuf>, options: devnet::Options) -> ExitCode {
     let Some(runtime) = runtime() else {
         return ExitCode::FAILURE;
     };
-    match runtime.block_on(devnet::run(config, options)) {
+    let relay = path.is_some().then_some(config);
+    match runtime.block_on(devnet::run(relay, options)) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(e) => {

@@ -249,6 +249,14 @@ impl Ledger {
         Ok((seq, index))
     }
 
+    /// Records that message `seq` could not be stored on its swarm.
+    pub fn store_failed(&self, seq: u64, why: &str) {
+        self.fault(
+            "message could not be stored",
+            format!("message {seq}: {why}"),
+        );
+    }
+
     fn fault(&self, kind: &'static str, example: impl Into<String>) {
         let mut book = self.lock();
         *book.faults.entry(kind).or_default() += 1;

@@ -82,11 +82,12 @@ pub async fn offer(
         tokio::select! {
             _ = tick.tick(), if offered < total => {
                 let now = due(started.elapsed(), rate).min(total);
-                for _ in offered..now {
+                while offered < now {
                     let account = targets[offered as usize % targets.len()];
                     let seq = ledger.offer(account);
                     let (id, namespace) = accounts[account];
-                    storing.push(async move { (seq, net.store_message(&message(seq, id, namespace)).await) });
+                    let stored = message(seq, id, namespace);
+                    storing.push(async move { (seq, net.store_message(&stored).await) });
                     offered += 1;
                 }
             }
@@ -105,7 +106,7 @@ pub async fn offer(
 
 /// Message `seq` for `account`, stored now.
 fn message(seq: u64, account: AccountId, namespace: i16) -> FakeMessage {
-    let now_ms = store::unix_now().saturating_mul(1000) as i64;
+    let now_ms = store::unix_now().saturating_mul(1000);
     FakeMessage {
         account,
         hash: message_hash(seq).into_bytes(),

@@ -137,7 +137,18 @@ pub async fn subscribe_all(net: &Network, population: &Population) -> (Vec<bool>
     let started = Instant::now();
     let results: Vec<(usize, anyhow::Result<()>)> =
         futures::stream::iter(population.devices.iter().enumerate())
-            .map(|(i, d)| async move { (i, subscribe(net, &population.accounts[d.account], population.namespaces[d.account], d).await) })
+            .map(|(i, d)| async move {
+                (
+                    i,
+                    subscribe(
+                        net,
+                        &population.accounts[d.account],
+                        population.namespaces[d.account],
+                        d,
+                    )
+                    .await,
+                )
+            })
             .buffer_unordered(CONCURRENCY)
             .collect()
             .await;
@@ -180,7 +191,7 @@ async fn subscribe(
         &device.token,
         &device.enc_key,
         &[namespace],
-        store::unix_now() as i64,
+        store::unix_now(),
     );
     let reply = net.onion(device.enc, "/subscribe", &body).await?;
     let json: serde_json::Value = serde_json::from_slice(&reply.body).unwrap_or_default();
@@ -209,7 +220,11 @@ mod tests {
             assert!(p.devices.iter().any(|d| d.enc == enc));
         }
         assert!(p.devices.iter().all(|d| d.token.len() >= 32));
-        let groups = p.namespaces.iter().filter(|n| **n == GROUP_NAMESPACE).count();
+        let groups = p
+            .namespaces
+            .iter()
+            .filter(|n| **n == GROUP_NAMESPACE)
+            .count();
         assert_eq!(groups, 4);
     }
 

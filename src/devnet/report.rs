@@ -136,7 +136,11 @@ impl Counters {
 
     /// Every push failure the relay counted.
     pub fn failed(&self) -> f64 {
-        self.failures.values().flat_map(|r| r.values()).sum()
+        // A fold from 0.0: an empty f64 sum is -0.0, which would print as "-0".
+        self.failures
+            .values()
+            .flat_map(|r| r.values())
+            .fold(0.0, |a, b| a + b)
     }
 }
 
@@ -288,6 +292,7 @@ process_cpu_seconds_total 1.5
             BTreeMap::from([("apns", 7.0), ("firebase", 3.0)])
         );
         assert_eq!(c.failed(), 1.0);
+        assert_eq!(Counters::default().failed().to_string(), "0");
         assert_eq!(c.subscriptions, 6.0);
         assert_eq!(cpu_seconds(text), 1.5);
     }
