@@ -17,20 +17,25 @@ struct OxendService {
     fetches: Arc<AtomicUsize>,
 }
 
+/// The `get_service_nodes` reply JSON for `nodes` at block `height` (PROTOCOL §5.1), as oxend
+/// answers it over OxenMQ and inside a JSON-RPC `result`.
+pub fn service_nodes_json(nodes: &[Node], height: u64) -> serde_json::Value {
+    let states: Vec<serde_json::Value> = nodes
+        .iter()
+        .map(|n| {
+            serde_json::json!({"pubkey_x25519": hex::encode(n.pubkey_x25519),
+                "public_ip": n.ip, "storage_lmq_port": n.port, "swarm_id": n.swarm_id})
+        })
+        .collect();
+    serde_json::json!({"height": height, "block_hash": format!("{height:064x}"),
+                       "status": "OK", "service_node_states": states})
+}
+
 impl OxendService {
     fn reply_json(&self) -> Vec<u8> {
-        let states: Vec<serde_json::Value> = self
-            .nodes
-            .iter()
-            .map(|n| {
-                serde_json::json!({"pubkey_x25519": hex::encode(n.pubkey_x25519),
-                    "public_ip": n.ip, "storage_lmq_port": n.port, "swarm_id": n.swarm_id})
-            })
-            .collect();
-        serde_json::json!({"height": self.height, "block_hash": format!("{:064x}", self.height),
-                           "status": "OK", "service_node_states": states})
-        .to_string()
-        .into_bytes()
+        service_nodes_json(&self.nodes, self.height)
+            .to_string()
+            .into_bytes()
     }
 }
 

@@ -13,6 +13,7 @@
 pub mod clients;
 pub mod collect;
 pub mod device;
+pub mod fake_json_rpc;
 pub mod fake_oxend;
 pub mod fake_storage;
 pub mod ledger;

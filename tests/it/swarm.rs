@@ -364,6 +364,35 @@ mod end_to_end {
         );
         shutdown.cancel();
     }
+
+    /// PROTOCOL §5.2: the node list polled from oxend's JSON-RPC endpoint feeds the monitor
+    /// like the OxenMQ source does.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn json_rpc_source_feeds_the_monitor() {
+        use session_push_relay::devnet::fake_json_rpc::FakeJsonRpc;
+
+        let storage = FakeStorage::start(KeyPair::generate()).unwrap();
+        let rpc = FakeJsonRpc::start(vec![node_entry(&storage, SWARMS[0])])
+            .await
+            .unwrap();
+        let source = Arc::new(MemorySource::default());
+        let (tx, _notifications) = mpsc::channel(8);
+        let swarm =
+            Swarm::new(&config(rpc.url()), KeyPair::generate(), source.clone(), tx).unwrap();
+        let handle = swarm.handle();
+        let shutdown = CancellationToken::new();
+        tokio::spawn(swarm.run(shutdown.clone()));
+        wait_status(&handle, 15, |s| s.node_list_loaded && s.connections == 1).await;
+        assert!(rpc.fetches() >= 1);
+
+        let sub = session_subscription(7, &[0], true, unix_now(), "json-rpc");
+        source.add(sub.clone());
+        let t0 = Instant::now();
+        handle.subscribed(&sub, Upsert::Added);
+        let wanted = HashSet::from([sub.account]);
+        assert!(all_received(&storage, &wanted, t0, Duration::from_secs(2)).await);
+        shutdown.cancel();
+    }
 }
 
 /// Interoperability with an independent libzmq: pyzmq + PyNaCl (`tests/interop/fake_storage.py`).
