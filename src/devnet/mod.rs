@@ -2,7 +2,8 @@
 //! clients and devices, oxend and storage servers, mock APNs/FCM/HMS servers, and
 //! [`network::Network`], which runs all of them around the real relay.
 //!
-//! **Owns:** test doubles that speak the real wire formats, and the `devnet` sub-command.
+//! **Owns:** test doubles that speak the real wire formats, and the `devnet` sub-command
+//! (`run/`: simulated users, offered load, the delivery ledger, live output and the report).
 //! **Must not:** be used by production paths: nothing outside `devnet`, the `devnet`
 //! sub-command and tests may call into it.
 //!
@@ -11,14 +12,10 @@
 //! with the [`Reply`] programmed for its token.
 
 pub mod clients;
-pub mod collect;
 pub mod device;
 pub mod fake_json_rpc;
 pub mod fake_oxend;
 pub mod fake_storage;
-pub mod ledger;
-pub mod live;
-pub mod load;
 pub mod mock_apns;
 pub mod mock_fcm;
 pub mod mock_hms;
@@ -26,8 +23,6 @@ mod monitor_check;
 pub mod network;
 mod network_files;
 pub mod onion_client;
-pub mod population;
-pub mod report;
 mod router;
 pub mod run;
 mod server;

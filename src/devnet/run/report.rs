@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::ledger::Verdict;
+use super::verdict::Verdict;
 use crate::admin::metrics as names;
 use crate::admin::scrape::Scrape;
 

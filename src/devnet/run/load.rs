@@ -9,16 +9,14 @@ use std::time::{Duration, Instant};
 use futures::stream::FuturesUnordered;
 use futures::StreamExt;
 
-use super::fake_storage::{FakeMessage, MonitorRecord};
-use super::ledger::{message_data, message_hash, Ledger};
-use super::network::Network;
-use crate::store;
+use super::ledger::Ledger;
+use super::message::message;
+use crate::devnet::fake_storage::MonitorRecord;
+use crate::devnet::network::Network;
 use crate::subscription::AccountId;
 
 /// How often the offering loop wakes up to catch up with the rate.
 const TICK: Duration = Duration::from_millis(5);
-/// Stored messages expire after 14 days, as on a real swarm.
-const EXPIRY_MS: i64 = 14 * 86_400_000;
 
 /// Waits (at most `limit`) until every member of each swarm accepted a `monitor.messages`
 /// entry for every account of that swarm in `accounts`; the accounts still unmonitored.
@@ -104,19 +102,6 @@ pub async fn offer(
     }
 }
 
-/// Message `seq` for `account`, stored now.
-fn message(seq: u64, account: AccountId, namespace: i16) -> FakeMessage {
-    let now_ms = store::unix_now().saturating_mul(1000);
-    FakeMessage {
-        account,
-        hash: message_hash(seq).into_bytes(),
-        namespace,
-        timestamp_ms: now_ms,
-        expiry_ms: now_ms + EXPIRY_MS,
-        data: message_data(seq),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,14 +113,5 @@ mod tests {
         assert_eq!(due(Duration::from_millis(10), 100), 1);
         assert_eq!(due(Duration::from_secs(10), 100), 1000);
         assert_eq!(due(Duration::from_secs(5), 50), 250);
-    }
-
-    #[test]
-    fn a_message_carries_its_number_and_data() {
-        let m = message(7, AccountId([5; 33]), 11);
-        assert_eq!(m.hash, message_hash(7).into_bytes());
-        assert_eq!(m.data, message_data(7));
-        assert_eq!(m.namespace, 11);
-        assert!(m.expiry_ms > m.timestamp_ms);
     }
 }

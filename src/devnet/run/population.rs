@@ -6,13 +6,13 @@ use std::time::Instant;
 
 use futures::StreamExt;
 
-use super::clients::SimAccount;
-use super::device::Platform;
 use super::ledger::{Ledger, LedgerAccount, LedgerDevice};
-use super::network::Network;
-use super::onion_client::ClientEncType;
 use super::report::SubscribePhase;
 use crate::crypto;
+use crate::devnet::clients::SimAccount;
+use crate::devnet::device::Platform;
+use crate::devnet::network::Network;
+use crate::devnet::onion_client::ClientEncType;
 use crate::store;
 
 /// Subscribes in flight at once.

@@ -5,8 +5,9 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use super::ledger::{Ledger, Progress, Verdict};
+use super::ledger::Ledger;
 use super::report::{Counters, Latency, Report};
+use super::verdict::{Progress, Verdict};
 
 /// Reads the relay's admin `/metrics`.
 #[derive(Clone)]
@@ -30,6 +31,23 @@ impl MetricsReader {
     pub async fn fetch(&self) -> anyhow::Result<String> {
         let response = self.client.get(&self.url).send().await?;
         Ok(response.error_for_status()?.text().await?)
+    }
+
+    /// The Prometheus text once the relay counts at least `pushes` delivered pushes, or the
+    /// last reading after `limit`. A mock records a push before the relay reads its answer,
+    /// so the relay's counter trails the ledger by the pushes in flight; no signal crosses the
+    /// HTTP boundary, hence the short polling.
+    pub async fn settled(&self, pushes: u64, limit: Duration) -> anyhow::Result<String> {
+        let deadline = Instant::now() + limit;
+        let mut tick = tokio::time::interval(Duration::from_millis(10));
+        loop {
+            tick.tick().await;
+            let text = self.fetch().await?;
+            let counted: f64 = Counters::from_metrics(&text).delivered().values().sum();
+            if counted >= pushes as f64 || Instant::now() >= deadline {
+                return Ok(text);
+            }
+        }
     }
 }
 

@@ -1,24 +1,44 @@
 //! `session-push-relay devnet`: the whole network in one process, a subscribe phase, a message
 //! phase at a fixed rate, and a verdict on every push.
+//!
+//! **Owns:** the simulated users (`population.rs`), the offered load (`load.rs`, `message.rs`),
+//! the delivery ledger (`ledger.rs`, `verdict.rs`, fed by `collect.rs`), the live line and
+//! summary (`live.rs`) and the `--report` JSON (`report.rs`).
+//! **Must not:** start a second harness (the network is [`Network`]'s) or print an account ID,
+//! device token or key: faults name messages and devices by number.
+//!
+//! Flow: start the [`Network`] → subscribe every device through onion requests → wait until
+//! every swarm member monitors its accounts → offer messages at `--rate` while the mock readers
+//! feed the ledger → wait (bounded) for stragglers → summary, report, exit status.
+
+mod collect;
+mod ledger;
+mod live;
+mod load;
+mod message;
+mod population;
+mod report;
+mod verdict;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use super::collect;
-use super::live::{self, MetricsReader};
-use super::load::{self, wait_monitored};
-use super::network::Network;
-use super::population::{subscribe_all, Population};
-use super::report::{self, Achieved, Counters, Latency, Offered, Outcome, Report, Settings};
+use self::live::MetricsReader;
+use self::load::wait_monitored;
+use self::population::{subscribe_all, Population};
+use self::report::{Achieved, Counters, Latency, Offered, Outcome, Report, Settings};
 use crate::config::Config;
+use crate::devnet::network::Network;
 use crate::subscription::AccountId;
 
 /// How long the subscriptions get to reach every member of their swarm.
 const MONITOR_WAIT: Duration = Duration::from_secs(30);
 /// How long, after the last message is offered, the last pushes get to arrive.
 const STRAGGLER_WAIT: Duration = Duration::from_secs(15);
+/// How long the relay's counters get to catch up with what the mocks received.
+const SETTLE_WAIT: Duration = Duration::from_secs(2);
 
 /// What `devnet` was asked for (DESIGN "Command line").
 #[derive(Clone, Debug)]
@@ -177,12 +197,13 @@ async fn phases(net: &Network, options: &Options, mut settings: Settings) -> any
     if !complete {
         println!("stopped waiting for the last pushes after {STRAGGLER_WAIT:?}");
     }
-    let text = metrics.fetch().await?;
+    let mut verdict = ledger.verdict();
+    let received = verdict.delivered + verdict.duplicated;
+    let text = metrics.settled(received, SETTLE_WAIT).await?;
     let counters = Counters::from_metrics(&text);
     let cpu_seconds = report::cpu_seconds(&text) - cpu_before;
-    let mut verdict = ledger.verdict();
     let relay_delivered: f64 = counters.delivered().values().sum();
-    if relay_delivered > (verdict.delivered + verdict.duplicated) as f64 {
+    if relay_delivered > received as f64 {
         // A push the relay sent that no device has seen yet would be a late duplicate.
         verdict
             .faults

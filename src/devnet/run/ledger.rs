@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use super::device::{self, Platform, Shown};
+use super::message::{message_data, parse_hash};
+use super::verdict::{Progress, Verdict};
+use crate::devnet::device::{self, Platform, Shown};
 
 /// Examples of faults kept for the summary (the counts are complete).
 const EXAMPLES: usize = 5;
@@ -53,51 +55,6 @@ pub struct Receipt<'a> {
     pub at: Instant,
 }
 
-/// A running count, for the live line.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Progress {
-    /// Messages offered so far.
-    pub offered: u64,
-    /// (message, device) deliveries expected for them.
-    pub expected: u64,
-    /// Distinct (message, device) pairs delivered and verified.
-    pub delivered: u64,
-    /// Verified pushes by service name (duplicates included).
-    pub by_service: BTreeMap<&'static str, u64>,
-    /// Pushes that did not verify, plus duplicates.
-    pub errors: u64,
-}
-
-/// The outcome of a run.
-#[derive(Clone, Debug, Default)]
-pub struct Verdict {
-    /// Messages offered.
-    pub offered: u64,
-    /// (message, device) deliveries expected.
-    pub expected: u64,
-    /// Distinct (message, device) pairs delivered and verified.
-    pub delivered: u64,
-    /// Expected pairs never delivered.
-    pub missing: u64,
-    /// Pairs delivered more than once (each extra copy counted).
-    pub duplicated: u64,
-    /// Pushes that did not verify, by kind.
-    pub faults: BTreeMap<&'static str, u64>,
-    /// A few examples of what went wrong, by message number and device number only.
-    pub examples: Vec<String>,
-    /// End-to-end latency of every first delivery, sorted.
-    pub latencies: Vec<Duration>,
-    /// When the first message was offered and the last push verified.
-    pub span: Option<(Instant, Instant)>,
-}
-
-impl Verdict {
-    /// Every message reached every subscribed device exactly once and every payload verified.
-    pub fn passed(&self) -> bool {
-        self.missing == 0 && self.duplicated == 0 && self.faults.is_empty()
-    }
-}
-
 #[derive(Default)]
 struct Book {
     /// Offered messages by number: the account index and when it was offered.
@@ -125,20 +82,6 @@ pub struct Ledger {
     delivered: watch::Sender<u64>,
 }
 
-/// The message hash of message `seq` (ASCII, 44 bytes: within the 32…99 of PROTOCOL §8.4).
-pub fn message_hash(seq: u64) -> String {
-    format!("devnet{seq:038}")
-}
-
-/// The message data of message `seq` (short enough to travel in the payload).
-pub fn message_data(seq: u64) -> Vec<u8> {
-    format!("devnet message {seq}: hello from the swarm").into_bytes()
-}
-
-fn parse_hash(hash: &str) -> Option<u64> {
-    hash.strip_prefix("devnet")?.parse().ok()
-}
-
 impl Ledger {
     /// A ledger over `accounts` and the `devices` that subscribed for them.
     pub fn new(accounts: Vec<LedgerAccount>, devices: Vec<LedgerDevice>) -> Self {
@@ -161,11 +104,6 @@ impl Ledger {
             book: Mutex::new(Book::default()),
             delivered: watch::channel(0).0,
         }
-    }
-
-    /// The accounts, by index.
-    pub fn accounts(&self) -> &[LedgerAccount] {
-        &self.accounts
     }
 
     /// Whether `account` has a subscribed device (messages to others are not worth offering).
@@ -309,7 +247,6 @@ impl Ledger {
         let mut latencies = book.latencies.clone();
         latencies.sort_unstable();
         Verdict {
-            offered: book.sent.len() as u64,
             expected: book.expected,
             delivered: book.delivered,
             missing,
@@ -331,6 +268,7 @@ mod tests {
     use super::*;
     use crate::crypto;
     use crate::delivery::payload::{self, NoDataForm};
+    use crate::devnet::run::message::message_hash;
     use crate::subscription::{AccountId, EncKey};
     use crate::swarm::Notification;
 
@@ -388,14 +326,6 @@ mod tests {
             accepted: true,
             at: Instant::now(),
         });
-    }
-
-    #[test]
-    fn hashes_round_trip_and_fit_the_protocol_bounds() {
-        let hash = message_hash(12345);
-        assert!((32..=99).contains(&hash.len()));
-        assert_eq!(parse_hash(&hash), Some(12345));
-        assert_eq!(parse_hash("something else"), None);
     }
 
     #[test]

@@ -7,8 +7,8 @@
 use tokio_util::sync::CancellationToken;
 
 use super::ledger::{Ledger, Receipt};
-use super::mock_apns::MockApns;
-use super::mock_fcm::MockFcm;
+use crate::devnet::mock_apns::MockApns;
+use crate::devnet::mock_fcm::MockFcm;
 
 /// Feeds APNs requests to `ledger` until `stop` is cancelled.
 pub async fn apns(mock: &MockApns, ledger: &Ledger, stop: &CancellationToken) {
