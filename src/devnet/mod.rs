@@ -21,7 +21,6 @@ pub mod mock_fcm;
 pub mod mock_hms;
 mod monitor_check;
 pub mod network;
-mod network_files;
 pub mod onion_client;
 mod router;
 pub mod run;
