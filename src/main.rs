@@ -2,9 +2,11 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use session_push_relay::config::Config;
+use session_push_relay::devnet::run::{self as devnet, parse_secs};
 use session_push_relay::{app, crypto, logging};
 
 #[derive(Parser)]
@@ -26,6 +28,32 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Run a whole simulated network in this process (fake oxend and storage nodes, mock APNs
+    /// and FCM, simulated clients) against the real relay, and check every push.
+    Devnet {
+        /// TOML configuration whose relay settings (e.g. `[database] url`) devnet uses;
+        /// services, swarm source and listeners are devnet's own.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Fake storage nodes.
+        #[arg(long, default_value_t = 10)]
+        nodes: usize,
+        /// Swarms the nodes form.
+        #[arg(long, default_value_t = 2)]
+        swarms: usize,
+        /// Simulated accounts (05 accounts and 03 groups).
+        #[arg(long, default_value_t = 100)]
+        accounts: usize,
+        /// Messages offered per second.
+        #[arg(long, default_value_t = 100)]
+        rate: u32,
+        /// Seconds of message load (`10` or `10s`).
+        #[arg(long, default_value = "10", value_parser = parse_secs)]
+        duration: u64,
+        /// Write a JSON report of the run to this file.
+        #[arg(long)]
+        report: Option<PathBuf>,
+    },
     /// Create missing key files and print the onion public key.
     Keygen {
         /// Key directory (default: [keys] dir of the defaults, `data/keys`).
@@ -44,6 +72,25 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Serve { config: None }) {
         Command::Serve { config } => serve(config),
+        Command::Devnet {
+            config,
+            nodes,
+            swarms,
+            accounts,
+            rate,
+            duration,
+            report,
+        } => run_devnet(
+            config,
+            devnet::Options {
+                nodes,
+                swarms,
+                accounts,
+                rate,
+                duration: Duration::from_secs(duration),
+                report,
+            },
+        ),
         Command::Keygen { dir } => keygen(dir),
         Command::CheckConfig { config } => match Config::load(Some(&config)) {
             Ok(_) => {
@@ -60,6 +107,19 @@ fn config_failure(e: &session_push_relay::config::ConfigError) -> ExitCode {
     ExitCode::from(2)
 }
 
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => Some(rt),
+        Err(e) => {
+            eprintln!("cannot start the tokio runtime: {e}");
+            None
+        }
+    }
+}
+
 fn serve(path: Option<PathBuf>) -> ExitCode {
     let config = match Config::load(path.as_deref()) {
         Ok(c) => c,
@@ -69,18 +129,42 @@ fn serve(path: Option<PathBuf>) -> ExitCode {
         eprintln!("{e}");
         return ExitCode::from(2);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("cannot start the tokio runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(runtime) = runtime() else {
+        return ExitCode::FAILURE;
     };
     match runtime.block_on(app::run(config)) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_devnet(path: Option<PathBuf>, options: devnet::Options) -> ExitCode {
+    let mut config = match Config::load(path.as_deref()) {
+        Ok(c) => c,
+        Err(e) => return config_failure(&e),
+    };
+    if let Err(e) = options.validate() {
+        eprintln!("{e}");
+        return ExitCode::from(2);
+    }
+    if path.is_none() {
+        // The live lines are the output; the relay's own logs only when something is wrong.
+        config.log.level = "warn".into();
+    }
+    if let Err(e) = logging::init(&config.log) {
+        eprintln!("{e}");
+        return ExitCode::from(2);
+    }
+    let Some(runtime) = runtime() else {
+        return ExitCode::FAILURE;
+    };
+    let relay = path.is_some().then_some(config);
+    match runtime.block_on(devnet::run(relay, options)) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE

@@ -15,7 +15,7 @@ mod health;
 mod history;
 pub mod metrics;
 mod process;
-mod scrape;
+pub(crate) mod scrape;
 mod stats;
 mod status;
 

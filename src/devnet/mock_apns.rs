@@ -66,6 +66,8 @@ pub struct ApnsRequest {
     pub body: serde_json::Value,
     /// Checks that failed; empty for a well-formed request.
     pub problems: Vec<String>,
+    /// When the request arrived (devnet measures end-to-end latency up to here).
+    pub received: std::time::Instant,
 }
 
 struct Shared {
@@ -186,6 +188,7 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let received = std::time::Instant::now();
     shared.count.fetch_add(1, Ordering::Relaxed);
     let header = |name: &str| {
         headers
@@ -212,6 +215,7 @@ async fn handle(
         client_certificate: peer.0.is_some(),
         body: serde_json::from_slice(&body).unwrap_or_default(),
         problems: Vec::new(),
+        received,
     };
     let failed = check(
         &shared.config,

@@ -43,6 +43,8 @@ pub struct FcmRequest {
     pub body: serde_json::Value,
     /// Checks that failed; empty for a well-formed request.
     pub problems: Vec<String>,
+    /// When the request arrived (devnet measures end-to-end latency up to here).
+    pub received: std::time::Instant,
 }
 
 struct Shared {
@@ -205,6 +207,7 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let received = std::time::Instant::now();
     if uri.path() == "/token" {
         return token(&shared, &body).into_response().await;
     }
@@ -221,6 +224,7 @@ async fn handle(
         access_token,
         body,
         problems: Vec::new(),
+        received,
     };
     let authorised = request
         .access_token

@@ -2,7 +2,8 @@
 //! clients and devices, oxend and storage servers, mock APNs/FCM/HMS servers, and
 //! [`network::Network`], which runs all of them around the real relay.
 //!
-//! **Owns:** test doubles that speak the real wire formats, and the `devnet` sub-command.
+//! **Owns:** test doubles that speak the real wire formats, and the `devnet` sub-command
+//! (`run/`: simulated users, offered load, the delivery ledger, live output and the report).
 //! **Must not:** be used by production paths: nothing outside `devnet`, the `devnet`
 //! sub-command and tests may call into it.
 //!
@@ -20,9 +21,9 @@ pub mod mock_fcm;
 pub mod mock_hms;
 mod monitor_check;
 pub mod network;
-mod network_files;
 pub mod onion_client;
 mod router;
+pub mod run;
 mod server;
 
 pub use server::{Reply, TestCa};

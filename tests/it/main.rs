@@ -7,6 +7,7 @@ mod admin;
 mod api;
 mod dashboards;
 mod delivery;
+mod devnet;
 mod onion;
 mod providers;
 mod relay;

@@ -2,4 +2,6 @@
 //! fake oxend and storage servers, the APNs and FCM mocks and `app::serve`; clients subscribe
 //! through onion requests over real HTTP and devices open what the mocks received.
 
+mod flow;
 mod health;
+mod privacy;

@@ -103,6 +103,12 @@ impl TestDb {
     }
 
     async fn destroy(self) -> anyhow::Result<()> {
+        self.drop_now().await
+    }
+
+    /// Drops a Postgres database now, closing every connection to it (a lost database while
+    /// the relay runs); nothing for SQLite.
+    pub async fn drop_now(&self) -> anyhow::Result<()> {
         if let Place::Postgres { server_url, name } = &self.0.place {
             let mut admin = PgConnection::connect(server_url).await?;
             let drop = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");

@@ -1,4 +1,4 @@
-//! The provider mocks of a [`Network`](super::network::Network) and the files the relay reads
+//! The provider mocks of a [`Network`](super::Network) and the files the relay reads
 //! to reach them: the APNs `.p8` key, the FCM service-account JSON, both CA certificates and
 //! the relay's TOML configuration, all in the network's directory.
 
@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use super::mock_apns::{MockApns, MockApnsAuth, MockApnsConfig};
-use super::mock_fcm::{MockFcm, MockFcmConfig};
+use crate::devnet::mock_apns::{MockApns, MockApnsAuth, MockApnsConfig};
+use crate::devnet::mock_fcm::{MockFcm, MockFcmConfig};
 
 /// APNs `apns-topic` the relay is configured with.
 pub const APNS_TOPIC: &str = "com.loki-project.loki-messenger";
@@ -21,8 +21,8 @@ pub const FCM_PROJECT: &str = "relay-test";
 
 /// A throw-away RSA service account (ring cannot generate RSA keys); its `token_uri` is
 /// replaced by the mock's.
-const FCM_ACCOUNT: &str = include_str!("../../tests/it/fixtures/fcm-service-account.json");
-const FCM_PUBLIC_KEY: &str = include_str!("../../tests/it/fixtures/fcm-service-account.pub.pem");
+const FCM_ACCOUNT: &str = include_str!("../../../tests/it/fixtures/fcm-service-account.json");
+const FCM_PUBLIC_KEY: &str = include_str!("../../../tests/it/fixtures/fcm-service-account.pub.pem");
 
 /// The running provider mocks and what the relay needs to trust and authenticate to them.
 pub(super) struct Mocks {
