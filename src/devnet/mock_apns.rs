@@ -2,7 +2,7 @@
 //! header, the provider JWT (against the public key) or the client certificate, and the body.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -75,6 +75,10 @@ struct Shared {
     replies: Replies,
     recorder: Recorder<ApnsRequest>,
     count: AtomicUsize,
+    /// The last JWT whose signature, `kid` and `iss` verified, with its `iat`: the relay reuses
+    /// one JWT for 40 minutes, and an ES256 check per request would cost devnet more CPU than
+    /// the relay's whole push (the same string verifies the same way; `iat` is still checked).
+    verified_jwt: Mutex<Option<(String, u64)>>,
 }
 
 /// A running mock APNs; dropping it stops the server.
@@ -104,6 +108,7 @@ impl MockApns {
             replies: Replies::default(),
             recorder: Recorder::new(),
             count: AtomicUsize::new(0),
+            verified_jwt: Mutex::new(None),
         });
         let router = Router::new().fallback(handle).with_state(shared.clone());
         let serving = server::serve(router, tls).await?;
@@ -218,7 +223,7 @@ async fn handle(
         received,
     };
     let failed = check(
-        &shared.config,
+        &shared,
         &method,
         &header("content-type"),
         body.len(),
@@ -237,12 +242,13 @@ async fn handle(
 
 /// Checks as APNs does; the first failure's answer, every failure noted in `problems`.
 fn check(
-    config: &MockApnsConfig,
+    shared: &Shared,
     method: &Method,
     content_type: &str,
     body_len: usize,
     r: &mut ApnsRequest,
 ) -> Option<Reply> {
+    let config = &shared.config;
     let mut failures = Vec::new();
     let mut fail = |problem: String, reply: Reply| failures.push((problem, reply));
     if method != Method::POST {
@@ -298,7 +304,8 @@ fn check(
             team_id,
         } => {
             let jwt = r.jwt.as_deref().unwrap_or("");
-            if let Err(problem) = verify_jwt(jwt, public_key_pem, key_id, team_id, now) {
+            let verified = &shared.verified_jwt;
+            if let Err(problem) = verify_jwt(jwt, public_key_pem, key_id, team_id, now, verified) {
                 fail(problem, reason(403, "InvalidProviderToken"));
             }
         }
@@ -339,14 +346,38 @@ fn body_problem(body: &serde_json::Value) -> Option<String> {
     }
 }
 
-/// ES256 signature, `kid`, `iss`, and an `iat` younger than an hour.
+/// ES256 signature, `kid`, `iss` (skipped for the JWT verified last), and an `iat` younger
+/// than an hour.
 fn verify_jwt(
     jwt: &str,
     public_pem: &str,
     key_id: &str,
     team_id: &str,
     now: u64,
+    verified: &Mutex<Option<(String, u64)>>,
 ) -> Result<(), String> {
+    let mut last = verified.lock().unwrap_or_else(PoisonError::into_inner);
+    let iat = match last.as_ref().filter(|(v, _)| v == jwt) {
+        Some((_, iat)) => *iat,
+        None => {
+            let iat = verify_signed_jwt(jwt, public_pem, key_id, team_id)?;
+            *last = Some((jwt.to_owned(), iat));
+            iat
+        }
+    };
+    if iat + 3600 < now || iat > now + 60 {
+        return Err(format!("JWT iat {iat} too old or in the future"));
+    }
+    Ok(())
+}
+
+/// ES256 signature, `kid` and `iss`; returns `iat`.
+fn verify_signed_jwt(
+    jwt: &str,
+    public_pem: &str,
+    key_id: &str,
+    team_id: &str,
+) -> Result<u64, String> {
     use jsonwebtoken::{Algorithm, DecodingKey, Validation};
     #[derive(serde::Deserialize)]
     struct Claims {
@@ -369,11 +400,5 @@ fn verify_jwt(
     if data.claims.iss != team_id {
         return Err(format!("JWT iss {:?}", data.claims.iss));
     }
-    if data.claims.iat + 3600 < now || data.claims.iat > now + 60 {
-        return Err(format!(
-            "JWT iat {} too old or in the future",
-            data.claims.iat
-        ));
-    }
-    Ok(())
+    Ok(data.claims.iat)
 }
