@@ -41,7 +41,8 @@ fn main() -> anyhow::Result<()> {
     );
     let growth = after.saturating_sub(before);
     println!(
-        "index_memory: {} subscriptions in {:.2} s; VmRSS {:.1} MiB -> {:.1} MiB: {} bytes per subscription",
+        "index_memory: {} subscriptions in {:.2} s; VmRSS {:.1} MiB -> {:.1} MiB: \
+         {} bytes per subscription",
         args.count,
         elapsed.as_secs_f64(),
         before as f64 / 1048576.0,

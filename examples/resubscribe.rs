@@ -1,7 +1,7 @@
 //! Time from restart to fully resubscribed: fills a store with `--count` synthetic
 //! subscriptions through the `Store` API (skipped when it already holds them, so a second run
-//! reuses the first run's database), then opens the store again as a restarting relay does and times
-//! `Index::load`, reporting the VmRSS it added.
+//! reuses the first run's database), then opens the store again as a restarting relay does
+//! and times `Index::load`, reporting the VmRSS it added.
 //!
 //! ```text
 //! cargo run --release --example resubscribe -- --count 1000000
