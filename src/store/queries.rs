@@ -19,11 +19,15 @@ macro_rules! sql_store {
                 #[tracing::instrument(skip_all)]
                 async fn upsert(&self, sub: &Subscription, now: i64) -> Result<Upsert, StoreError> {
                     let args = UpsertArgs::new(sub, &self.sealer, now);
-                    let code: i16 = args
+                    // `fetch_all`, not `fetch_one`: SQLite ends a statement's implicit
+                    // transaction only when the statement runs to completion, and a
+                    // half-stepped UPSERT … RETURNING left in sqlx's statement cache keeps the
+                    // WAL from ever being checkpointed (it grew ~24 KB per upsert).
+                    let rows = args
                         .bind(sqlx::query(sql::UPSERT))
-                        .fetch_one(&self.pool)
-                        .await?
-                        .try_get(0)?;
+                        .fetch_all(&self.pool)
+                        .await?;
+                    let code: i16 = rows.first().ok_or(sqlx::Error::RowNotFound)?.try_get(0)?;
                     row::outcome(code)
                 }
 
