@@ -13,6 +13,11 @@ use tracing_subscriber::fmt::MakeWriter;
 pub struct Buffer(Arc<Mutex<Vec<u8>>>);
 
 impl Buffer {
+    /// Forgets everything written so far.
+    pub fn clear(&self) {
+        self.0.lock().unwrap().clear();
+    }
+
     /// Everything written so far, as text.
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
