@@ -12,7 +12,7 @@ use axum::{Extension, Router};
 use base64::Engine;
 use rustls::pki_types::CertificateDer;
 
-use super::server::{self, PeerCertificate, Recorder, Replies, Serving};
+use super::server::{self, MockBase, PeerCertificate, Recorder, Replies};
 use super::{Reply, TestCa};
 
 /// How the mock authenticates the relay.
@@ -72,7 +72,7 @@ pub struct ApnsRequest {
 
 struct Shared {
     config: MockApnsConfig,
-    replies: Replies,
+    replies: Arc<Replies>,
     recorder: Recorder<ApnsRequest>,
     count: AtomicUsize,
     /// The last JWT whose signature, `kid` and `iss` verified, with its `iat`: the relay reuses
@@ -83,9 +83,16 @@ struct Shared {
 
 /// A running mock APNs; dropping it stops the server.
 pub struct MockApns {
-    serving: Serving,
-    ca: Option<TestCa>,
+    base: MockBase,
     shared: Arc<Shared>,
+}
+
+impl std::ops::Deref for MockApns {
+    type Target = MockBase;
+
+    fn deref(&self) -> &MockBase {
+        &self.base
+    }
 }
 
 impl MockApns {
@@ -105,7 +112,7 @@ impl MockApns {
         };
         let shared = Arc::new(Shared {
             config,
-            replies: Replies::default(),
+            replies: Arc::new(Replies::default()),
             recorder: Recorder::new(),
             count: AtomicUsize::new(0),
             verified_jwt: Mutex::new(None),
@@ -113,30 +120,9 @@ impl MockApns {
         let router = Router::new().fallback(handle).with_state(shared.clone());
         let serving = server::serve(router, tls).await?;
         Ok(MockApns {
-            serving,
-            ca,
+            base: MockBase::new(serving, ca, shared.replies.clone()),
             shared,
         })
-    }
-
-    /// Base URL for the service's `endpoint`.
-    pub fn url(&self) -> String {
-        self.serving.url()
-    }
-
-    /// PEM of the CA that signed the server certificate (the service's `ca_file`), with TLS.
-    pub fn ca_pem(&self) -> Option<String> {
-        self.ca.as_ref().map(TestCa::pem)
-    }
-
-    /// Answer `reply` to every push for `token` (default: 200).
-    pub fn reply(&self, token: &str, reply: Reply) {
-        self.shared.replies.always(token, reply);
-    }
-
-    /// Answer `reply` to the next push for `token` only.
-    pub fn reply_once(&self, token: &str, reply: Reply) {
-        self.shared.replies.once(token, reply);
     }
 
     /// The next request received, waiting for one.

@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use axum::Router;
 
-use super::server::{self, Recorder, Replies, Serving};
+use super::server::{self, MockBase, Recorder, Replies};
 use super::{Reply, TestCa};
 
 const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
@@ -50,7 +50,7 @@ pub struct FcmRequest {
 struct Shared {
     config: MockFcmConfig,
     base: Mutex<String>,
-    replies: Replies,
+    replies: Arc<Replies>,
     recorder: Recorder<FcmRequest>,
     issued: Mutex<HashSet<String>>,
     token_requests: AtomicUsize,
@@ -59,9 +59,16 @@ struct Shared {
 
 /// A running mock FCM; dropping it stops the server.
 pub struct MockFcm {
-    serving: Serving,
-    ca: Option<TestCa>,
+    base: MockBase,
     shared: Arc<Shared>,
+}
+
+impl std::ops::Deref for MockFcm {
+    type Target = MockBase;
+
+    fn deref(&self) -> &MockBase {
+        &self.base
+    }
 }
 
 impl MockFcm {
@@ -79,7 +86,7 @@ impl MockFcm {
         let shared = Arc::new(Shared {
             config,
             base: Mutex::new(String::new()),
-            replies: Replies::default(),
+            replies: Arc::new(Replies::default()),
             recorder: Recorder::new(),
             issued: Mutex::new(HashSet::new()),
             token_requests: AtomicUsize::new(0),
@@ -89,35 +96,14 @@ impl MockFcm {
         let serving = server::serve(router, tls).await?;
         *lock(&shared.base) = serving.url();
         Ok(MockFcm {
-            serving,
-            ca,
+            base: MockBase::new(serving, ca, shared.replies.clone()),
             shared,
         })
     }
 
-    /// Base URL for the service's `endpoint`.
-    pub fn url(&self) -> String {
-        self.serving.url()
-    }
-
     /// The `token_uri` to write into the service-account file.
     pub fn token_uri(&self) -> String {
-        format!("{}/token", self.serving.url())
-    }
-
-    /// PEM of the CA that signed the server certificate (the service's `ca_file`), with TLS.
-    pub fn ca_pem(&self) -> Option<String> {
-        self.ca.as_ref().map(TestCa::pem)
-    }
-
-    /// Answer `reply` to every push for `token` (default: 200 with a message name).
-    pub fn reply(&self, token: &str, reply: Reply) {
-        self.shared.replies.always(token, reply);
-    }
-
-    /// Answer `reply` to the next push for `token` only.
-    pub fn reply_once(&self, token: &str, reply: Reply) {
-        self.shared.replies.once(token, reply);
+        format!("{}/token", self.base.url())
     }
 
     /// `expires_in` of the access tokens issued from now on.

@@ -12,7 +12,7 @@ use axum::response::Response;
 use axum::Router;
 
 use super::mock_fcm::url_form;
-use super::server::{self, Recorder, Replies, Serving};
+use super::server::{self, MockBase, Recorder, Replies};
 use super::{Reply, TestCa};
 
 /// Path of the OAuth endpoint on the mock.
@@ -42,7 +42,7 @@ pub struct HmsRequest {
 
 struct Shared {
     config: MockHmsConfig,
-    replies: Replies,
+    replies: Arc<Replies>,
     recorder: Recorder<HmsRequest>,
     issued: Mutex<HashSet<String>>,
     token_requests: AtomicUsize,
@@ -50,9 +50,16 @@ struct Shared {
 
 /// A running mock; dropping it stops the server.
 pub struct MockHms {
-    serving: Serving,
-    ca: Option<TestCa>,
+    base: MockBase,
     shared: Arc<Shared>,
+}
+
+impl std::ops::Deref for MockHms {
+    type Target = MockBase;
+
+    fn deref(&self) -> &MockBase {
+        &self.base
+    }
 }
 
 impl MockHms {
@@ -69,7 +76,7 @@ impl MockHms {
         };
         let shared = Arc::new(Shared {
             config,
-            replies: Replies::default(),
+            replies: Arc::new(Replies::default()),
             recorder: Recorder::new(),
             issued: Mutex::new(HashSet::new()),
             token_requests: AtomicUsize::new(0),
@@ -77,35 +84,14 @@ impl MockHms {
         let router = Router::new().fallback(handle).with_state(shared.clone());
         let serving = server::serve(router, tls).await?;
         Ok(MockHms {
-            serving,
-            ca,
+            base: MockBase::new(serving, ca, shared.replies.clone()),
             shared,
         })
     }
 
-    /// Base URL for the service's `endpoint`.
-    pub fn url(&self) -> String {
-        self.serving.url()
-    }
-
     /// URL for the service's `token_endpoint`.
     pub fn token_url(&self) -> String {
-        format!("{}{TOKEN_PATH}", self.serving.url())
-    }
-
-    /// PEM of the CA that signed the server certificate (the service's `ca_file`), with TLS.
-    pub fn ca_pem(&self) -> Option<String> {
-        self.ca.as_ref().map(TestCa::pem)
-    }
-
-    /// Answer `reply` to every push for `token` (default: code 80000000).
-    pub fn reply(&self, token: &str, reply: Reply) {
-        self.shared.replies.always(token, reply);
-    }
-
-    /// Answer `reply` to the next push for `token` only.
-    pub fn reply_once(&self, token: &str, reply: Reply) {
-        self.shared.replies.once(token, reply);
+        format!("{}{TOKEN_PATH}", self.base.url())
     }
 
     /// OAuth exchanges served so far.

@@ -26,4 +26,4 @@ mod router;
 pub mod run;
 mod server;
 
-pub use server::{Reply, TestCa};
+pub use server::{MockBase, Reply, TestCa};

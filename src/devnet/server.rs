@@ -244,6 +244,44 @@ impl Reply {
     }
 }
 
+/// What every provider mock holds and answers the same way: its server, the CA behind its
+/// certificate and the replies programmed per token. Each mock derefs to it.
+pub struct MockBase {
+    serving: Serving,
+    ca: Option<TestCa>,
+    replies: Arc<Replies>,
+}
+
+impl MockBase {
+    pub(crate) fn new(serving: Serving, ca: Option<TestCa>, replies: Arc<Replies>) -> Self {
+        MockBase {
+            serving,
+            ca,
+            replies,
+        }
+    }
+
+    /// Base URL for the service's `endpoint`.
+    pub fn url(&self) -> String {
+        self.serving.url()
+    }
+
+    /// PEM of the CA that signed the server certificate (the service's `ca_file`), with TLS.
+    pub fn ca_pem(&self) -> Option<String> {
+        self.ca.as_ref().map(TestCa::pem)
+    }
+
+    /// Answer `reply` to every push for `token` (otherwise the provider's success reply).
+    pub fn reply(&self, token: &str, reply: Reply) {
+        self.replies.always(token, reply);
+    }
+
+    /// Answer `reply` to the next push for `token` only.
+    pub fn reply_once(&self, token: &str, reply: Reply) {
+        self.replies.once(token, reply);
+    }
+}
+
 /// Programmed replies per device token: one-shot replies first, then the sticky one.
 #[derive(Default)]
 pub(crate) struct Replies {
