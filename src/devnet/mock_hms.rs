@@ -65,15 +65,7 @@ impl std::ops::Deref for MockHms {
 impl MockHms {
     /// Starts the mock on an ephemeral 127.0.0.1 port.
     pub async fn start(config: MockHmsConfig) -> anyhow::Result<Self> {
-        let ca = if config.tls {
-            Some(TestCa::new()?)
-        } else {
-            None
-        };
-        let tls = match &ca {
-            Some(ca) => Some(ca.server_config(&[b"h2", b"http/1.1"], None)?),
-            None => None,
-        };
+        let (ca, tls) = TestCa::optional(config.tls)?;
         let shared = Arc::new(Shared {
             config,
             replies: Arc::new(Replies::default()),

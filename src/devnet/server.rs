@@ -74,6 +74,19 @@ impl TestCa {
         ))
     }
 
+    /// For a mock serving HTTP/2 and HTTP/1.1: with `tls`, a fresh CA and its server config;
+    /// without, neither (plain HTTP).
+    pub(crate) fn optional(
+        tls: bool,
+    ) -> anyhow::Result<(Option<TestCa>, Option<Arc<rustls::ServerConfig>>)> {
+        if !tls {
+            return Ok((None, None));
+        }
+        let ca = TestCa::new()?;
+        let config = ca.server_config(&[b"h2", b"http/1.1"], None)?;
+        Ok((Some(ca), Some(config)))
+    }
+
     /// A TLS server config for 127.0.0.1/localhost; with `client_ca`, clients must present a
     /// certificate issued by it.
     pub(crate) fn server_config(

@@ -154,28 +154,10 @@ async fn apns_certificate_auth_presents_the_p12_identity() {
 
 #[tokio::test]
 async fn apns_http_endpoint_speaks_h2c() {
-    let key = rcgen::KeyPair::generate().unwrap();
-    let mock = MockApns::start(MockApnsConfig {
-        topic: TOPIC.into(),
-        auth: MockApnsAuth::Token {
-            public_key_pem: key.public_key_pem(),
-            key_id: KEY_ID.into(),
-            team_id: TEAM_ID.into(),
-        },
-        tls: false,
-    })
-    .await
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let p8 = write(dir.path(), "AuthKey.p8", key.serialize_pem());
-    let notifier = service(&format!(
-        "[[services]]\nname = \"apns\"\nkind = \"apns\"\nendpoint = \"{}\"\nkey_file = \"{}\"\nkey_id = \"{KEY_ID}\"\nteam_id = \"{TEAM_ID}\"",
-        mock.url(),
-        p8.display()
-    ))
-    .await;
+    let s = apns_with_token_auth_over(false, 10).await;
+    assert!(s.mock.url().starts_with("http://"));
     assert_eq!(
-        notifier.send(&push("apns", &apns_token(5))).await,
+        s.notifier.send(&push("apns", &apns_token(5))).await,
         Verdict::Delivered
     );
 }

@@ -59,6 +59,12 @@ pub struct ApnsSetup {
 
 /// Starts a TLS mock APNs and builds a token-auth service for it.
 pub async fn apns_with_token_auth(timeout_secs: u64) -> ApnsSetup {
+    apns_with_token_auth_over(true, timeout_secs).await
+}
+
+/// Starts a mock APNs over TLS, or over h2c when `tls` is false, and builds a token-auth
+/// service for it.
+pub async fn apns_with_token_auth_over(tls: bool, timeout_secs: u64) -> ApnsSetup {
     let key = rcgen::KeyPair::generate().unwrap();
     let mock = MockApns::start(MockApnsConfig {
         topic: TOPIC.into(),
@@ -67,25 +73,30 @@ pub async fn apns_with_token_auth(timeout_secs: u64) -> ApnsSetup {
             key_id: KEY_ID.into(),
             team_id: TEAM_ID.into(),
         },
-        tls: true,
+        tls,
     })
     .await
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let p8 = write(dir.path(), "AuthKey.p8", key.serialize_pem());
-    let ca = write(dir.path(), "ca.pem", mock.ca_pem().unwrap());
+    let ca_line = match mock.ca_pem() {
+        Some(pem) => format!(
+            "ca_file = \"{}\"",
+            write(dir.path(), "ca.pem", pem).display()
+        ),
+        None => String::new(),
+    };
     let notifier = service(&format!(
         r#"[[services]]
         name = "apns"
         kind = "apns"
         endpoint = "{}"
-        ca_file = "{}"
+        {ca_line}
         key_file = "{}"
         key_id = "{KEY_ID}"
         team_id = "{TEAM_ID}"
         request_timeout_secs = {timeout_secs}"#,
         mock.url(),
-        ca.display(),
         p8.display()
     ))
     .await;
