@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 # session-push-relay: multi-stage build. The builder compiles the release binary (libsodium and
 # libzmq are built from source by build.rs and linked statically); the runtime stage is Debian slim
-# with only CA certificates (provider TLS) and curl (HEALTHCHECK).
+# with only CA certificates (provider TLS) and curl (HEALTHCHECK). --no-default-features leaves the
+# simulated network (the `devnet` sub-command, crates/devnet) out of the production binary.
 
 FROM rust:1.95-bookworm AS builder
 WORKDIR /src
@@ -9,7 +10,7 @@ COPY . .
 # Cache mounts keep the registry and target/ between builds without putting them in a layer.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked \
+    cargo build --release --locked --no-default-features \
     && install -m 0755 target/release/session-push-relay /usr/local/bin/session-push-relay
 
 FROM debian:bookworm-slim AS runtime

@@ -9,8 +9,8 @@
 use std::time::Instant;
 
 use clap::Parser;
-use session_push_relay::delivery::Index;
-use session_push_relay::store::{self, Changes, Upsert};
+use relay::delivery::Index;
+use relay::store::{self, Changes, Upsert};
 
 mod support;
 
@@ -23,7 +23,7 @@ struct Args {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    session_push_relay::crypto::init()?;
+    relay::crypto::init()?;
     let sig_ts = store::unix_now();
     let index = Index::new();
     let before = support::vm_rss()?;

@@ -14,14 +14,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use session_push_relay::config::SwarmConfig;
-use session_push_relay::crypto::KeyPair;
-use session_push_relay::delivery::Index;
-use session_push_relay::devnet::fake_oxend::FakeOxend;
-use session_push_relay::devnet::fake_storage::FakeStorage;
-use session_push_relay::store::{self, Changes, Upsert};
-use session_push_relay::swarm::nodes::Node;
-use session_push_relay::swarm::Swarm;
+use devnet::fake_oxend::FakeOxend;
+use devnet::fake_storage::FakeStorage;
+use relay::config::SwarmConfig;
+use relay::crypto::KeyPair;
+use relay::delivery::Index;
+use relay::store::{self, Changes, Upsert};
+use relay::swarm::nodes::Node;
+use relay::swarm::Swarm;
 use tokio_util::sync::CancellationToken;
 
 mod support;
@@ -39,7 +39,7 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    session_push_relay::crypto::init()?;
+    relay::crypto::init()?;
     let now = store::unix_now();
     let index = Arc::new(Index::new());
     for i in 0..args.count {

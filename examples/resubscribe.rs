@@ -14,9 +14,9 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Parser;
 use futures::{StreamExt, TryStreamExt};
-use session_push_relay::crypto::RelayKeys;
-use session_push_relay::delivery::Index;
-use session_push_relay::store::{self, Store};
+use relay::crypto::RelayKeys;
+use relay::delivery::Index;
+use relay::store::{self, Store};
 
 mod support;
 
@@ -39,7 +39,7 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    session_push_relay::crypto::init()?;
+    relay::crypto::init()?;
     let keys = RelayKeys::load_or_create(&args.keys)?;
     let now = store::unix_now();
     let pool_size = u32::try_from(args.concurrency).unwrap_or(u32::MAX);

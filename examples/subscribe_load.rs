@@ -21,9 +21,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context};
 use clap::{Parser, ValueEnum};
-use session_push_relay::devnet::clients::SimAccount;
-use session_push_relay::devnet::onion_client::{ClientEncType, OnionClient, OnionRequest};
-use session_push_relay::{app, config::Config, crypto, crypto::RelayKeys, store};
+use devnet::clients::SimAccount;
+use devnet::onion_client::{ClientEncType, OnionClient, OnionRequest};
+use relay::{app, config::Config, crypto, crypto::RelayKeys, store};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]

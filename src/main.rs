@@ -2,12 +2,13 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use session_push_relay::config::Config;
-use session_push_relay::devnet::run::{self as devnet, parse_secs};
-use session_push_relay::{app, crypto, logging};
+use relay::config::Config;
+use relay::{app, crypto, logging};
+
+#[cfg(feature = "devnet")]
+mod devnet_command;
 
 #[derive(Parser)]
 #[command(
@@ -30,30 +31,8 @@ enum Command {
     },
     /// Run a whole simulated network in this process (fake oxend and storage nodes, mock APNs
     /// and FCM, simulated clients) against the real relay, and check every push.
-    Devnet {
-        /// TOML configuration whose relay settings (e.g. `[database] url`) devnet uses;
-        /// services, swarm source and listeners are devnet's own.
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// Fake storage nodes.
-        #[arg(long, default_value_t = 10)]
-        nodes: usize,
-        /// Swarms the nodes form.
-        #[arg(long, default_value_t = 2)]
-        swarms: usize,
-        /// Simulated accounts (05 accounts and 03 groups).
-        #[arg(long, default_value_t = 100)]
-        accounts: usize,
-        /// Messages offered per second.
-        #[arg(long, default_value_t = 100)]
-        rate: u32,
-        /// Seconds of message load (`10` or `10s`).
-        #[arg(long, default_value = "10", value_parser = parse_secs)]
-        duration: u64,
-        /// Write a JSON report of the run to this file.
-        #[arg(long)]
-        report: Option<PathBuf>,
-    },
+    #[cfg(feature = "devnet")]
+    Devnet(devnet_command::DevnetArgs),
     /// Create missing key files and print the onion public key.
     Keygen {
         /// Key directory (default: [keys] dir of the defaults, `data/keys`).
@@ -72,25 +51,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Serve { config: None }) {
         Command::Serve { config } => serve(config),
-        Command::Devnet {
-            config,
-            nodes,
-            swarms,
-            accounts,
-            rate,
-            duration,
-            report,
-        } => run_devnet(
-            config,
-            devnet::Options {
-                nodes,
-                swarms,
-                accounts,
-                rate,
-                duration: Duration::from_secs(duration),
-                report,
-            },
-        ),
+        #[cfg(feature = "devnet")]
+        Command::Devnet(args) => devnet_command::run(args),
         Command::Keygen { dir } => keygen(dir),
         Command::CheckConfig { config } => match Config::load(Some(&config)) {
             Ok(_) => {
@@ -102,7 +64,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn config_failure(e: &session_push_relay::config::ConfigError) -> ExitCode {
+fn config_failure(e: &relay::config::ConfigError) -> ExitCode {
     eprintln!("{e}");
     ExitCode::from(2)
 }
@@ -134,37 +96,6 @@ fn serve(path: Option<PathBuf>) -> ExitCode {
     };
     match runtime.block_on(app::run(config)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn run_devnet(path: Option<PathBuf>, options: devnet::Options) -> ExitCode {
-    let mut config = match Config::load(path.as_deref()) {
-        Ok(c) => c,
-        Err(e) => return config_failure(&e),
-    };
-    if let Err(e) = options.validate() {
-        eprintln!("{e}");
-        return ExitCode::from(2);
-    }
-    if path.is_none() {
-        // The live lines are the output; the relay's own logs only when something is wrong.
-        config.log.level = "warn".into();
-    }
-    if let Err(e) = logging::init(&config.log) {
-        eprintln!("{e}");
-        return ExitCode::from(2);
-    }
-    let Some(runtime) = runtime() else {
-        return ExitCode::FAILURE;
-    };
-    let relay = path.is_some().then_some(config);
-    match runtime.block_on(devnet::run(relay, options)) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE

@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use session_push_relay::crypto;
-use session_push_relay::subscription::{AccountId, DeviceToken, EncKey, Signature, Subscription};
+use relay::crypto;
+use relay::subscription::{AccountId, DeviceToken, EncKey, Signature, Subscription};
 
 /// Subscription `i` of a synthetic population, the same on every run: a 05 account with its
 /// Ed25519 key, namespace 0, data wanted; even `i` on `apns` with a 64-hex-character token,

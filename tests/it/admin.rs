@@ -5,9 +5,9 @@ use std::future::IntoFuture;
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use session_push_relay::admin::metrics::{self as names, NAMES};
-use session_push_relay::admin::{self, Sampler};
-use session_push_relay::swarm::SwarmStatus;
+use relay::admin::metrics::{self as names, NAMES};
+use relay::admin::{self, Sampler};
+use relay::swarm::SwarmStatus;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 

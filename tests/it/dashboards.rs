@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
+use relay::admin::metrics::NAMES;
 use serde_json::Value;
-use session_push_relay::admin::metrics::NAMES;
 
 fn deploy(path: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

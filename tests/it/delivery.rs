@@ -5,16 +5,16 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use session_push_relay::config::ServiceLimits;
-use session_push_relay::crypto;
-use session_push_relay::delivery::{
+use devnet::device::{self, Failure, Platform, Shown};
+use relay::config::ServiceLimits;
+use relay::crypto;
+use relay::delivery::{
     Delivery, DeliveryConfig, DeliveryStats, Index, ServicePolicy, StatsSnapshot,
 };
-use session_push_relay::devnet::device::{self, Failure, Platform, Shown};
-use session_push_relay::notifier::{Notifier, Services, Verdict};
-use session_push_relay::store::Changes;
-use session_push_relay::subscription::{AccountId, DeviceToken, EncKey, Signature, Subscription};
-use session_push_relay::swarm::{MonitorSource, Notification};
+use relay::notifier::{Notifier, Services, Verdict};
+use relay::store::Changes;
+use relay::subscription::{AccountId, DeviceToken, EncKey, Signature, Subscription};
+use relay::swarm::{MonitorSource, Notification};
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;

@@ -4,11 +4,11 @@
 use anyhow::Context;
 use axum::http::{Method, StatusCode};
 use base64::Engine;
+use devnet::onion_client::{frame, ClientEncType, OnionClient};
 use proptest::prelude::*;
-use session_push_relay::api::onion::MAX_BODY;
-use session_push_relay::api::{handle_json, JsonEndpoint};
-use session_push_relay::crypto;
-use session_push_relay::devnet::onion_client::{frame, ClientEncType, OnionClient};
+use relay::api::onion::MAX_BODY;
+use relay::api::{handle_json, JsonEndpoint};
+use relay::crypto;
 use tokio::runtime::Runtime;
 
 use crate::support::onion_relay::{open, plain_400, Answer, Inner, Relay};

@@ -4,13 +4,13 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use devnet::mock_apns::{self, MockApns, MockApnsAuth, MockApnsConfig};
+use devnet::mock_fcm;
+use devnet::mock_hms::{self, MockHms, MockHmsConfig};
+use devnet::{Reply, TestCa};
 use p12_keystore::{Certificate, KeyStore, KeyStoreEntry, PrivateKey, PrivateKeyChain};
-use session_push_relay::config::Config;
-use session_push_relay::devnet::mock_apns::{self, MockApns, MockApnsAuth, MockApnsConfig};
-use session_push_relay::devnet::mock_fcm;
-use session_push_relay::devnet::mock_hms::{self, MockHms, MockHmsConfig};
-use session_push_relay::devnet::{Reply, TestCa};
-use session_push_relay::notifier::{build_services, Verdict};
+use relay::config::Config;
+use relay::notifier::{build_services, Verdict};
 
 use crate::support::providers::*;
 

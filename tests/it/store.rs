@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 
 use futures::TryStreamExt;
-use session_push_relay::crypto::StorageKey;
-use session_push_relay::store::{self, StoreError, Upsert};
-use session_push_relay::subscription::Subscription;
+use relay::crypto::StorageKey;
+use relay::store::{self, StoreError, Upsert};
+use relay::subscription::Subscription;
 
 use crate::support::db::{Backend, TestDb};
 use crate::support::fixtures::{account, apns_token, expired, signed_ago, subscription, NOW};
@@ -322,7 +322,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 
 #[tokio::test]
 async fn sqlite_creates_the_directory_and_file() -> anyhow::Result<()> {
-    session_push_relay::crypto::init()?;
+    relay::crypto::init()?;
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("nested/data/relay.db");
     let url = format!("sqlite://{}", path.display());
@@ -334,7 +334,7 @@ async fn sqlite_creates_the_directory_and_file() -> anyhow::Result<()> {
 
 #[tokio::test]
 async fn sqlite_wal_stays_bounded_while_the_pool_is_open() -> anyhow::Result<()> {
-    session_push_relay::crypto::init()?;
+    relay::crypto::init()?;
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("relay.db");
     let store = store::open(&format!("sqlite://{}", path.display()), 4, &KEY).await?;
@@ -353,7 +353,7 @@ async fn sqlite_wal_stays_bounded_while_the_pool_is_open() -> anyhow::Result<()>
 
 #[tokio::test]
 async fn sqlite_in_memory_keeps_its_data_and_is_private() -> anyhow::Result<()> {
-    session_push_relay::crypto::init()?;
+    relay::crypto::init()?;
     let store = store::open("sqlite::memory:", 8, &KEY).await?;
     let sub = subscription(account(1), "apns", &apns_token(1));
     assert_eq!(store.upsert(&sub, NOW).await?, Upsert::Added);

@@ -2,12 +2,12 @@
 
 use std::time::Duration;
 
-use session_push_relay::crypto::KeyPair;
-use session_push_relay::devnet::fake_storage::{FakeMessage, FakeStorage};
-use session_push_relay::swarm::message::{
+use devnet::fake_storage::{FakeMessage, FakeStorage};
+use relay::crypto::KeyPair;
+use relay::swarm::message::{
     encode_list, parse_monitor_reply, parse_notify, ItemResult, MonitorEntry,
 };
-use session_push_relay::swarm::oxenmq::{ConnId, LinkEvent, Options, OxenMq, Remote};
+use relay::swarm::oxenmq::{ConnId, LinkEvent, Options, OxenMq, Remote};
 use tokio::sync::mpsc;
 
 use crate::support::accounts::{session_subscription, unix_now};
@@ -87,7 +87,7 @@ async fn curve_round_trip_with_the_fake_storage_server() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, session_push_relay::swarm::SwarmError::Timeout { .. }),
+        matches!(err, relay::swarm::SwarmError::Timeout { .. }),
         "{err}"
     );
 }
@@ -97,15 +97,15 @@ mod end_to_end {
     use std::sync::Arc;
     use std::time::{Duration, Instant};
 
-    use session_push_relay::config::SwarmConfig;
-    use session_push_relay::crypto::KeyPair;
-    use session_push_relay::devnet::fake_oxend::FakeOxend;
-    use session_push_relay::devnet::fake_storage::{FakeMessage, FakeStorage, MonitorRecord};
-    use session_push_relay::store::{Changes, Upsert};
-    use session_push_relay::subscription::{AccountId, Subscription};
-    use session_push_relay::swarm::mapping::swarm_of;
-    use session_push_relay::swarm::nodes::Node;
-    use session_push_relay::swarm::{Swarm, SwarmHandle, SwarmStatus};
+    use devnet::fake_oxend::FakeOxend;
+    use devnet::fake_storage::{FakeMessage, FakeStorage, MonitorRecord};
+    use relay::config::SwarmConfig;
+    use relay::crypto::KeyPair;
+    use relay::store::{Changes, Upsert};
+    use relay::subscription::{AccountId, Subscription};
+    use relay::swarm::mapping::swarm_of;
+    use relay::swarm::nodes::Node;
+    use relay::swarm::{Swarm, SwarmHandle, SwarmStatus};
     use tokio::sync::mpsc;
     use tokio_util::sync::CancellationToken;
 
@@ -119,7 +119,7 @@ mod end_to_end {
         oxend: FakeOxend,
         source: Arc<MemorySource>,
         handle: SwarmHandle,
-        notifications: mpsc::Receiver<session_push_relay::swarm::Notification>,
+        notifications: mpsc::Receiver<relay::swarm::Notification>,
         shutdown: CancellationToken,
     }
 
@@ -369,7 +369,7 @@ mod end_to_end {
     /// like the OxenMQ source does.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn json_rpc_source_feeds_the_monitor() {
-        use session_push_relay::devnet::fake_json_rpc::FakeJsonRpc;
+        use devnet::fake_json_rpc::FakeJsonRpc;
 
         let storage = FakeStorage::start(KeyPair::generate()).unwrap();
         let rpc = FakeJsonRpc::start(vec![node_entry(&storage, SWARMS[0])])
@@ -401,11 +401,11 @@ mod interop {
     use std::process::{Command, Stdio};
     use std::time::Duration;
 
-    use session_push_relay::crypto::KeyPair;
-    use session_push_relay::swarm::message::{
+    use relay::crypto::KeyPair;
+    use relay::swarm::message::{
         encode_list, parse_monitor_reply, parse_notify, ItemResult, MonitorEntry,
     };
-    use session_push_relay::swarm::oxenmq::{ConnId, Options, OxenMq, Remote};
+    use relay::swarm::oxenmq::{ConnId, Options, OxenMq, Remote};
     use tokio::sync::mpsc;
 
     use super::wait_up;

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use session_push_relay::systemd::SdNotify;
+use relay::systemd::SdNotify;
 use tokio::net::UnixDatagram;
 use tokio_util::sync::CancellationToken;
 

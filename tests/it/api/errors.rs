@@ -27,8 +27,7 @@ fn wrong_type(key: &str, expected: &str) -> Value {
 fn subscribe_cases() -> Vec<(Value, Value)> {
     let s05 = vectors::subscribe_05();
     let s03 = vectors::subscribe_03();
-    let other_ed =
-        hex::encode(session_push_relay::crypto::ed25519_keypair_from_seed(&[7; 32]).public_key());
+    let other_ed = hex::encode(relay::crypto::ed25519_keypair_from_seed(&[7; 32]).public_key());
     let no_token = error(1, "Error: missing required key 'token'");
     vec![
         // Step 1: missing, in table order; null is missing.

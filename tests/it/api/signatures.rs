@@ -2,8 +2,8 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use relay::subscription::Subscription;
 use serde_json::{json, Value};
-use session_push_relay::subscription::Subscription;
 
 use super::{with, without};
 use crate::support::server::{added, error, updated, Change, TestServer};

@@ -9,7 +9,7 @@ async fn token_invalid_removes_every_subscription_with_the_token() {
     let dead_b = sub(6, "invalid", &token, &[0]);
     let alive = sub(5, "invalid", &"8".repeat(64), &[0]);
     let dead = DeviceToken::new(token.clone());
-    let script = Box::new(move |p: &session_push_relay::notifier::Push, _| {
+    let script = Box::new(move |p: &relay::notifier::Push, _| {
         if p.token == dead {
             Verdict::TokenInvalid {
                 reason: "Unregistered",

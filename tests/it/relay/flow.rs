@@ -4,15 +4,15 @@
 
 use std::time::{Duration, Instant};
 
+use devnet::clients::SimAccount;
+use devnet::device::Platform;
+use devnet::fake_storage::{CheckedItem, FakeMessage, MonitorRecord};
+use devnet::mock_apns;
+use devnet::network::{message, Network};
+use devnet::onion_client::ClientEncType;
+use relay::crypto;
+use relay::subscription::AccountId;
 use serde_json::Value;
-use session_push_relay::crypto;
-use session_push_relay::devnet::clients::SimAccount;
-use session_push_relay::devnet::device::Platform;
-use session_push_relay::devnet::fake_storage::{CheckedItem, FakeMessage, MonitorRecord};
-use session_push_relay::devnet::mock_apns;
-use session_push_relay::devnet::network::{message, Network};
-use session_push_relay::devnet::onion_client::ClientEncType;
-use session_push_relay::subscription::AccountId;
 
 use crate::support::db::{self, Backend};
 use crate::support::network::{

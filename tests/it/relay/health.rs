@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use session_push_relay::devnet::network::Network;
+use devnet::network::Network;
 
 use crate::support::db::{self, Backend};
 

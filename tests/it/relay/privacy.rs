@@ -4,9 +4,9 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use relay::config::{LogConfig, LogFormat};
+use relay::logging;
 use serde_json::Value;
-use session_push_relay::config::{LogConfig, LogFormat};
-use session_push_relay::logging;
 
 use super::flow::{main_flow, network};
 use crate::support::logs::{spellings, Buffer};

@@ -2,10 +2,8 @@
 
 use std::sync::Arc;
 
-use session_push_relay::crypto::{
-    self, ed25519_keypair_from_seed, ed25519_pk_to_x25519, ed25519_sign,
-};
-use session_push_relay::subscription::{AccountId, DeviceToken, EncKey, Signature, Subscription};
+use relay::crypto::{self, ed25519_keypair_from_seed, ed25519_pk_to_x25519, ed25519_sign};
+use relay::subscription::{AccountId, DeviceToken, EncKey, Signature, Subscription};
 
 /// Unix seconds now.
 pub fn unix_now() -> i64 {

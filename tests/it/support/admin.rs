@@ -8,11 +8,11 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::Router;
 use futures::stream::{self, BoxStream, StreamExt};
-use session_push_relay::admin::{self, AdminState};
-use session_push_relay::config::Secret;
-use session_push_relay::store::{Store, StoreError, Upsert};
-use session_push_relay::subscription::{AccountId, DeviceToken, Subscription, SubscriptionKey};
-use session_push_relay::swarm::SwarmStatus;
+use relay::admin::{self, AdminState};
+use relay::config::Secret;
+use relay::store::{Store, StoreError, Upsert};
+use relay::subscription::{AccountId, DeviceToken, Subscription, SubscriptionKey};
+use relay::swarm::SwarmStatus;
 use tokio::sync::watch;
 use tower::ServiceExt;
 
@@ -86,7 +86,7 @@ pub fn state(
     swarm: Option<watch::Receiver<SwarmStatus>>,
     token: &str,
 ) -> AdminState {
-    session_push_relay::crypto::init().unwrap();
+    relay::crypto::init().unwrap();
     AdminState::new(store, swarm, Secret::new(token.to_string())).unwrap()
 }
 

@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use futures::FutureExt;
-use session_push_relay::crypto::{self, StorageKey};
-use session_push_relay::store::{self, Store};
+use relay::crypto::{self, StorageKey};
+use relay::store::{self, Store};
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
 
 /// Which backend a test runs on.

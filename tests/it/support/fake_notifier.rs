@@ -4,8 +4,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use session_push_relay::notifier::{Notifier, Push, Verdict};
-use session_push_relay::subscription::DeviceToken;
+use relay::notifier::{Notifier, Push, Verdict};
+use relay::subscription::DeviceToken;
 use tokio::sync::{mpsc, Semaphore};
 use tokio::time::Instant;
 

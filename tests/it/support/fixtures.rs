@@ -1,7 +1,7 @@
 //! Builders for domain values used across tests.
 
-use session_push_relay::crypto;
-use session_push_relay::subscription::{
+use relay::crypto;
+use relay::subscription::{
     AccountId, DeviceToken, EncKey, Signature, SubaccountAuth, Subscription,
     SUBSCRIPTION_LIFETIME_SECS,
 };

@@ -6,8 +6,8 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use futures::stream::{self, BoxStream};
-use session_push_relay::store::{Store, StoreError, Upsert};
-use session_push_relay::subscription::{AccountId, DeviceToken, Subscription, SubscriptionKey};
+use relay::store::{Store, StoreError, Upsert};
+use relay::subscription::{AccountId, DeviceToken, Subscription, SubscriptionKey};
 
 /// A failure the store reports instead of doing anything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,9 +8,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 /// The relay's own recorder (`admin::metrics::install`), shared by every test in the binary.
 fn handle() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
-    HANDLE.get_or_init(|| {
-        session_push_relay::admin::metrics::install().expect("the relay's recorder installs")
-    })
+    HANDLE.get_or_init(|| relay::admin::metrics::install().expect("the relay's recorder installs"))
 }
 
 /// Installs the recorder (call before the code under test runs).

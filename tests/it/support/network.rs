@@ -3,21 +3,21 @@
 
 use std::time::{Duration, Instant};
 
+use devnet::clients::SimAccount;
+use devnet::device::{self, Metadata, Platform, Shown};
+use devnet::fake_storage::{CheckedItem, FakeMessage, MonitorRecord};
+use devnet::network::Network;
+use devnet::onion_client::ClientEncType;
+use relay::crypto;
+use relay::subscription::AccountId;
 use serde_json::Value;
-use session_push_relay::crypto;
-use session_push_relay::devnet::clients::SimAccount;
-use session_push_relay::devnet::device::{self, Metadata, Platform, Shown};
-use session_push_relay::devnet::fake_storage::{CheckedItem, FakeMessage, MonitorRecord};
-use session_push_relay::devnet::network::Network;
-use session_push_relay::devnet::onion_client::ClientEncType;
-use session_push_relay::subscription::AccountId;
 
 /// How long a test waits for a push or a renewal before failing.
 pub const WAIT: Duration = Duration::from_secs(5);
 
 /// Unix seconds now.
 pub fn now() -> i64 {
-    session_push_relay::store::unix_now()
+    relay::store::unix_now()
 }
 
 /// A phone: a service, a device token, an `enc_key` and the namespaces it subscribes to.

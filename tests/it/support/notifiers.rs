@@ -1,8 +1,8 @@
 //! Notifiers for API tests: the real token rules of each kind, no sending.
 
 use async_trait::async_trait;
-use session_push_relay::notifier::{validate, Notifier, Push, Verdict};
-use session_push_relay::subscription::DeviceToken;
+use relay::notifier::{validate, Notifier, Push, Verdict};
+use relay::subscription::DeviceToken;
 
 /// Validates like an APNs service named `apns`; never sends.
 pub struct ApnsRules;

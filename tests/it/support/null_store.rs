@@ -4,8 +4,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use futures::stream::{self, BoxStream, StreamExt};
-use session_push_relay::store::{Store, StoreError, Upsert};
-use session_push_relay::subscription::{AccountId, DeviceToken, Subscription, SubscriptionKey};
+use relay::store::{Store, StoreError, Upsert};
+use relay::subscription::{AccountId, DeviceToken, Subscription, SubscriptionKey};
 
 /// Answers every query as an empty database would; `writes()` says how many writes it saw.
 #[derive(Default)]

@@ -6,11 +6,11 @@ use anyhow::{ensure, Context};
 use axum::body::{to_bytes, Body};
 use axum::http::{header, Method, Request, StatusCode};
 use bytes::Bytes;
-use session_push_relay::api::{self, ApiState};
-use session_push_relay::crypto::{self, RelayKeys};
-use session_push_relay::devnet::onion_client::{ClientEncType, OnionClient, OnionRequest};
-use session_push_relay::notifier::Services;
-use session_push_relay::store::NoChanges;
+use devnet::onion_client::{ClientEncType, OnionClient, OnionRequest};
+use relay::api::{self, ApiState};
+use relay::crypto::{self, RelayKeys};
+use relay::notifier::Services;
+use relay::store::NoChanges;
 use tower::ServiceExt;
 
 use super::null_store::NullStore;
@@ -59,7 +59,7 @@ impl Relay {
             changes: Arc::new(NoChanges),
             keys: Arc::new(keys),
             max_body_bytes: 100_000,
-            clock: session_push_relay::api::Clock::system(),
+            clock: relay::api::Clock::system(),
         };
         Ok(Relay {
             state,

@@ -4,11 +4,11 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use session_push_relay::config::Config;
-use session_push_relay::devnet::mock_apns::{MockApns, MockApnsAuth, MockApnsConfig};
-use session_push_relay::devnet::mock_fcm::{MockFcm, MockFcmConfig};
-use session_push_relay::notifier::{build_services, Notifier, Push};
-use session_push_relay::subscription::DeviceToken;
+use devnet::mock_apns::{MockApns, MockApnsAuth, MockApnsConfig};
+use devnet::mock_fcm::{MockFcm, MockFcmConfig};
+use relay::config::Config;
+use relay::notifier::{build_services, Notifier, Push};
+use relay::subscription::DeviceToken;
 
 /// The default APNs topic.
 pub const TOPIC: &str = "com.loki-project.loki-messenger";

@@ -4,13 +4,13 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, Once};
 
+use relay::api::{self, ApiState, Clock};
+use relay::crypto::{self, RelayKeys};
+use relay::notifier::{LogNotifier, Services};
+use relay::store::{Changes, Upsert};
+use relay::subscription::{Subscription, SubscriptionKey};
 use reqwest::header::CONTENT_TYPE;
 use serde_json::Value;
-use session_push_relay::api::{self, ApiState, Clock};
-use session_push_relay::crypto::{self, RelayKeys};
-use session_push_relay::notifier::{LogNotifier, Services};
-use session_push_relay::store::{Changes, Upsert};
-use session_push_relay::subscription::{Subscription, SubscriptionKey};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 

@@ -3,8 +3,8 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use session_push_relay::subscription::{AccountId, Subscription};
-use session_push_relay::swarm::MonitorSource;
+use relay::subscription::{AccountId, Subscription};
+use relay::swarm::MonitorSource;
 
 /// Subscriptions by account.
 #[derive(Default)]

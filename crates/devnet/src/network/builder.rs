@@ -1,0 +1,197 @@
+//! Building a [`Network`]: the fakes and mocks first, then the configuration files, then the
+//! relay, then waiting until it has greeted every storage server.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use super::files::{self, Mocks};
+use super::{Network, SwarmNode};
+use crate::fake_oxend::FakeOxend;
+use crate::fake_storage::FakeStorage;
+use relay::app;
+use relay::config::Config;
+use relay::crypto::{self, KeyPair, RelayKeys};
+
+/// How long [`NetworkBuilder::start`] waits for the relay to greet every storage server.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Settings of a [`Network`]; see [`Network::builder`].
+#[derive(Clone, Debug)]
+pub struct NetworkBuilder {
+    nodes: usize,
+    swarms: usize,
+    database_url: Option<String>,
+    resubscribe_secs: (u64, u64),
+    dummy: bool,
+}
+
+impl Default for NetworkBuilder {
+    fn default() -> Self {
+        NetworkBuilder {
+            nodes: 15,
+            swarms: 3,
+            database_url: None,
+            resubscribe_secs: (5, 10),
+            dummy: false,
+        }
+    }
+}
+
+impl NetworkBuilder {
+    /// Number of fake storage servers (default 15), dealt round-robin into the swarms.
+    pub fn nodes(mut self, nodes: usize) -> Self {
+        self.nodes = nodes;
+        self
+    }
+
+    /// Number of swarms (default 3).
+    pub fn swarms(mut self, swarms: usize) -> Self {
+        self.swarms = swarms;
+        self
+    }
+
+    /// The relay's `[database] url` (default: SQLite in the temporary directory).
+    pub fn database_url(mut self, url: impl Into<String>) -> Self {
+        self.database_url = Some(url.into());
+        self
+    }
+
+    /// `[swarm] resubscribe_min_secs` and `resubscribe_max_secs` (default 5 and 10).
+    pub fn resubscribe_secs(mut self, min: u64, max: u64) -> Self {
+        self.resubscribe_secs = (min, max);
+        self
+    }
+
+    /// Also configure the service `dummy` of kind `log` (default off).
+    pub fn dummy_service(mut self, on: bool) -> Self {
+        self.dummy = on;
+        self
+    }
+
+    /// Starts everything and waits until the relay has connected to every storage server.
+    pub async fn start(self) -> anyhow::Result<Network> {
+        if self.swarms == 0 || self.nodes < self.swarms {
+            bail!("need at least one swarm and one node per swarm");
+        }
+        crypto::init()?;
+        // The mocks' TLS servers and the harness's HTTP client use the process-wide provider.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let dir = tempfile::Builder::new()
+            .prefix("spr-network-")
+            .tempdir()
+            .context("cannot create the network directory")?;
+        let swarm_ids = swarm_ids(self.swarms);
+        let mut nodes = Vec::with_capacity(self.nodes);
+        for i in 0..self.nodes {
+            nodes.push(SwarmNode {
+                swarm_id: swarm_ids[i % swarm_ids.len()],
+                storage: FakeStorage::start(KeyPair::generate())?,
+            });
+        }
+        let oxend_keys = KeyPair::generate();
+        let oxend = FakeOxend::start(
+            "tcp://127.0.0.1:0",
+            Some(&oxend_keys),
+            nodes.iter().map(SwarmNode::entry).collect(),
+        )?;
+        let oxend_url = format!(
+            "curve://{}/{}",
+            oxend.endpoint().trim_start_matches("tcp://"),
+            hex::encode(oxend_keys.public())
+        );
+        let mocks = Mocks::start().await?;
+
+        let api = TcpListener::bind("127.0.0.1:0").await?;
+        let admin = TcpListener::bind("127.0.0.1:0").await?;
+        let database_url = match self.database_url {
+            Some(url) => url,
+            None => format!("sqlite://{}", dir.path().join("relay.db").display()),
+        };
+        let settings = files::Settings {
+            api: api.local_addr()?,
+            admin: admin.local_addr()?,
+            database_url: &database_url,
+            oxend: &oxend_url,
+            resubscribe_secs: self.resubscribe_secs,
+            dummy: self.dummy,
+        };
+        let config_path = files::write(dir.path(), &settings, &mocks)?;
+        let text = std::fs::read_to_string(&config_path)?;
+        let config = Config::load_from(Some(&text), HashMap::new())
+            .context("the generated relay configuration does not load")?;
+        let keys = RelayKeys::load_or_create(&config.keys.dir)?;
+        let onion_pubkey = *keys.onion.public();
+        let storage_key = keys.storage.clone();
+
+        let shutdown = CancellationToken::new();
+        let mut relay = tokio::spawn(app::serve(config, keys, api, admin, shutdown.clone()));
+        tokio::select! {
+            ended = &mut relay => match ended {
+                Ok(Ok(())) => bail!("the relay stopped during start-up"),
+                Ok(Err(e)) => return Err(e.context("the relay failed to start")),
+                Err(e) => bail!("the relay task failed: {e}"),
+            },
+            connected = all_greeted(&nodes) => if !connected {
+                shutdown.cancel();
+                bail!("the relay did not connect to every storage server in {CONNECT_TIMEOUT:?}");
+            },
+        }
+        Ok(Network {
+            api_url: format!("http://{}", settings.api),
+            admin_url: format!("http://{}", settings.admin),
+            database_url,
+            config_path,
+            onion_pubkey,
+            storage_key,
+            swarm_ids,
+            nodes,
+            oxend,
+            apns: mocks.apns,
+            fcm: mocks.fcm,
+            http: reqwest::Client::new(),
+            shutdown,
+            relay,
+            dir,
+        })
+    }
+}
+
+/// `count` swarm ids spread evenly over the u64 space, ascending.
+fn swarm_ids(count: usize) -> Vec<u64> {
+    let step = u64::MAX / (count as u64 + 1);
+    (1..=count as u64).map(|i| i * step).collect()
+}
+
+/// Whether every node answered a `HI` within [`CONNECT_TIMEOUT`].
+async fn all_greeted(nodes: &[SwarmNode]) -> bool {
+    for node in nodes {
+        let storage = &node.storage;
+        if !storage
+            .wait_for(CONNECT_TIMEOUT, |_| storage.hellos() > 0)
+            .await
+        {
+            return false;
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use relay::swarm::mapping;
+
+    #[test]
+    fn swarm_ids_are_ascending_distinct_and_valid() {
+        for count in 1..10 {
+            let ids = swarm_ids(count);
+            assert_eq!(ids.len(), count);
+            assert!(ids.windows(2).all(|w| w[0] < w[1]));
+            assert!(!ids.contains(&mapping::INVALID_SWARM_ID));
+        }
+    }
+}

@@ -1,0 +1,298 @@
+//! `session-push-relay devnet`: the whole network in one process, a subscribe phase, a message
+//! phase at a fixed rate, and a verdict on every push.
+//!
+//! **Owns:** the simulated users (`population.rs`), the offered load (`load.rs`, `message.rs`),
+//! the delivery ledger (`ledger.rs`, `verdict.rs`, fed by `collect.rs`), the live line and
+//! summary (`live.rs`) and the `--report` JSON (`report.rs`).
+//! **Must not:** start a second harness (the network is [`Network`]'s) or print an account ID,
+//! device token or key: faults name messages and devices by number.
+//!
+//! Flow: start the [`Network`] → subscribe every device through onion requests → wait until
+//! every swarm member monitors its accounts → offer messages at `--rate` while the mock readers
+//! feed the ledger → wait (bounded) for stragglers → summary, report, exit status.
+
+mod collect;
+mod ledger;
+mod live;
+mod load;
+mod message;
+mod population;
+mod report;
+mod verdict;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+
+use self::live::MetricsReader;
+use self::load::wait_monitored;
+use self::population::{subscribe_all, Population};
+use self::report::{Achieved, Counters, Latency, Offered, Outcome, Report, Settings};
+use crate::network::Network;
+use relay::config::Config;
+use relay::subscription::AccountId;
+
+/// How long the subscriptions get to reach every member of their swarm.
+const MONITOR_WAIT: Duration = Duration::from_secs(30);
+/// How long, after the last message is offered, the last pushes get to arrive.
+const STRAGGLER_WAIT: Duration = Duration::from_secs(15);
+/// How long the relay's counters get to catch up with what the mocks received.
+const SETTLE_WAIT: Duration = Duration::from_secs(2);
+
+/// What `devnet` was asked for (DESIGN "Command line").
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Fake storage nodes.
+    pub nodes: usize,
+    /// Swarms they form.
+    pub swarms: usize,
+    /// Simulated accounts.
+    pub accounts: usize,
+    /// Messages offered per second.
+    pub rate: u32,
+    /// How long messages are offered.
+    pub duration: Duration,
+    /// Where to write the JSON report.
+    pub report: Option<PathBuf>,
+}
+
+impl Options {
+    /// A one-line error naming the flag when the numbers cannot make a network.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.swarms == 0 {
+            return Err("--swarms: at least 1".into());
+        }
+        if self.nodes < self.swarms {
+            return Err(format!("--nodes: at least one per swarm ({})", self.swarms));
+        }
+        if self.accounts == 0 {
+            return Err("--accounts: at least 1".into());
+        }
+        if self.rate == 0 {
+            return Err("--rate: at least 1 message per second".into());
+        }
+        Ok(())
+    }
+}
+
+/// Parses `--duration`: whole seconds, `10` or `10s`.
+pub fn parse_secs(text: &str) -> Result<u64, String> {
+    let digits = text.strip_suffix('s').unwrap_or(text);
+    digits
+        .parse()
+        .map_err(|_| format!("expected whole seconds such as 10 or 10s, not {text:?}"))
+}
+
+/// Runs devnet, with the relay settings (database, renewal) of `relay` when given;
+/// `Ok(true)` when every message reached every subscribed device once and every payload
+/// verified.
+pub async fn run(relay: Option<Config>, options: Options) -> anyhow::Result<bool> {
+    let config = relay.clone().unwrap_or_default();
+    let mut builder = Network::builder()
+        .nodes(options.nodes)
+        .swarms(options.swarms)
+        .resubscribe_secs(
+            config.swarm.resubscribe_min_secs,
+            config.swarm.resubscribe_max_secs,
+        );
+    // Without --config, the harness's fresh SQLite file.
+    let database = match &relay {
+        Some(c) => {
+            builder = builder.database_url(c.database.url.expose());
+            database_kind(c.database.url.expose())
+        }
+        None => "sqlite",
+    };
+    println!(
+        "devnet: fake oxend, {} storage nodes in {} swarms, mock APNs and FCM, the relay on {database}",
+        options.nodes, options.swarms
+    );
+    let net = builder.start().await?;
+    println!("status page: {}/", net.admin_url());
+    let settings = Settings {
+        nodes: options.nodes,
+        swarms: options.swarms,
+        accounts: options.accounts,
+        devices: 0,
+        rate: options.rate,
+        duration_secs: options.duration.as_secs(),
+        database: database.into(),
+    };
+    let result = phases(&net, &options, settings).await;
+    if let Err(e) = net.shutdown().await {
+        println!("the relay did not stop cleanly: {e:#}");
+    }
+    result
+}
+
+fn database_kind(url: &str) -> &'static str {
+    if url.starts_with("postgres") {
+        "postgres"
+    } else {
+        "sqlite"
+    }
+}
+
+async fn phases(net: &Network, options: &Options, mut settings: Settings) -> anyhow::Result<bool> {
+    let metrics = MetricsReader::new(net.admin_url())?;
+    let population = Population::new(options.accounts);
+    settings.devices = population.devices.len();
+    println!(
+        "subscribing {} devices of {} accounts through onion requests",
+        population.devices.len(),
+        population.accounts.len()
+    );
+    let (subscribed, subscribe) = subscribe_all(net, &population).await;
+    println!(
+        "subscribed {} devices in {:.2} s ({:.0}/s), {} failed",
+        subscribe.accepted, subscribe.seconds, subscribe.per_second, subscribe.failed
+    );
+    let ledger = population.ledger(&subscribed);
+    let targets: Vec<usize> = (0..population.accounts.len())
+        .filter(|&a| ledger.has_devices(a))
+        .collect();
+    anyhow::ensure!(!targets.is_empty(), "no device could subscribe");
+    let ids: Vec<AccountId> = targets
+        .iter()
+        .map(|&a| population.accounts[a].account)
+        .collect();
+    let unmonitored = wait_monitored(net, &ids, MONITOR_WAIT).await;
+    if unmonitored > 0 {
+        println!("warning: {unmonitored} monitor entries still missing on storage nodes after {MONITOR_WAIT:?}");
+    }
+    let accounts: Vec<(AccountId, i16)> = population
+        .accounts
+        .iter()
+        .zip(&population.namespaces)
+        .map(|(a, &n)| (a.account, n))
+        .collect();
+    println!(
+        "offering {} messages/s for {} s",
+        options.rate,
+        options.duration.as_secs()
+    );
+    let cpu_before = report::cpu_seconds(&metrics.fetch().await?);
+    let stop = CancellationToken::new();
+    let started = Instant::now();
+    let ((), (), (), (offered, complete)) = tokio::join!(
+        collect::apns(net.apns(), &ledger, &stop),
+        collect::fcm(net.fcm(), &ledger, &stop),
+        live::run(&metrics, &ledger, started, &stop),
+        async {
+            let offered = load::offer(
+                net,
+                &ledger,
+                &accounts,
+                &targets,
+                options.rate,
+                options.duration,
+            )
+            .await;
+            let complete = ledger.wait_complete(STRAGGLER_WAIT).await;
+            stop.cancel();
+            (offered, complete)
+        },
+    );
+    if !complete {
+        println!("stopped waiting for the last pushes after {STRAGGLER_WAIT:?}");
+    }
+    let mut verdict = ledger.verdict();
+    let received = verdict.delivered + verdict.duplicated;
+    let text = metrics.settled(received, SETTLE_WAIT).await?;
+    let counters = Counters::from_metrics(&text);
+    let cpu_seconds = report::cpu_seconds(&text) - cpu_before;
+    let relay_delivered: f64 = counters.delivered().values().sum();
+    if relay_delivered > received as f64 {
+        // A push the relay sent that no device has seen yet would be a late duplicate.
+        verdict
+            .faults
+            .insert("relay counted more deliveries than the devices received", 1);
+    }
+    let elapsed = offered.elapsed.as_secs_f64().max(f64::EPSILON);
+    let delivery_span = verdict
+        .span
+        .map_or(elapsed, |(a, b)| (b - a).as_secs_f64())
+        .max(f64::EPSILON);
+    let mut outcome = Outcome::from(&verdict);
+    outcome.passed &= subscribe.failed == 0;
+    let report = Report {
+        note: report::NOTE,
+        settings,
+        subscribe,
+        offered: Offered {
+            messages: offered.messages,
+            messages_per_second: offered.messages as f64 / elapsed,
+            pushes_expected: verdict.expected,
+            pushes_per_second: verdict.expected as f64 / elapsed,
+        },
+        achieved: Achieved {
+            pushes: verdict.delivered,
+            pushes_per_second: verdict.delivered as f64 / delivery_span,
+        },
+        latency: Latency::of(&verdict.latencies),
+        cpu_seconds,
+        cpu_seconds_per_push: (verdict.delivered > 0)
+            .then(|| cpu_seconds / verdict.delivered as f64),
+        peak_rss_bytes: report::peak_rss_bytes(),
+        counters,
+        outcome,
+    };
+    println!("{}", live::summary(&report, &verdict));
+    if let Some(path) = &options.report {
+        report::write(&report, path)?;
+        println!("report written to {}", path.display());
+    }
+    Ok(report.outcome.passed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options() -> Options {
+        Options {
+            nodes: 10,
+            swarms: 2,
+            accounts: 100,
+            rate: 100,
+            duration: Duration::from_secs(10),
+            report: None,
+        }
+    }
+
+    #[test]
+    fn duration_takes_plain_seconds_or_an_s_suffix() {
+        assert_eq!(parse_secs("10"), Ok(10));
+        assert_eq!(parse_secs("5s"), Ok(5));
+        assert!(parse_secs("5m").is_err());
+        assert!(parse_secs("").is_err());
+        assert!(parse_secs("-1").is_err());
+    }
+
+    #[test]
+    fn options_that_cannot_make_a_network_name_the_flag() {
+        assert_eq!(options().validate(), Ok(()));
+        let bad = |o: Options| o.validate().unwrap_err();
+        assert!(bad(Options {
+            swarms: 0,
+            ..options()
+        })
+        .starts_with("--swarms"));
+        assert!(bad(Options {
+            nodes: 1,
+            ..options()
+        })
+        .starts_with("--nodes"));
+        assert!(bad(Options {
+            accounts: 0,
+            ..options()
+        })
+        .starts_with("--accounts"));
+        assert!(bad(Options {
+            rate: 0,
+            ..options()
+        })
+        .starts_with("--rate"));
+    }
+}

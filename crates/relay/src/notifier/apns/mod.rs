@@ -1,0 +1,216 @@
+//! APNs over HTTP/2 with our own client (PROTOCOL §11.1): token auth (ES256 JWT from a `.p8`)
+//! or certificate auth (`.p12` TLS client identity).
+
+mod cert;
+mod jwt;
+mod verdict;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::http::{self, HttpOptions};
+use super::{validate, Notifier, NotifyError, Push, Verdict};
+use crate::config::ApnsConfig;
+use crate::subscription::DeviceToken;
+
+pub(crate) use jwt::JwtSigner;
+pub(crate) use verdict::verdict;
+
+const PRODUCTION: &str = "https://api.push.apple.com";
+const SANDBOX: &str = "https://api.sandbox.push.apple.com";
+
+/// One APNs service.
+pub struct Apns {
+    service: Arc<str>,
+    client: reqwest::Client,
+    base: String,
+    topic: String,
+    expiration_secs: u64,
+    /// `None`: certificate auth (the TLS identity is in `client`).
+    jwt: Option<JwtSigner>,
+}
+
+impl Apns {
+    /// Builds the service, reading its key or certificate file once.
+    pub fn new(config: &ApnsConfig) -> Result<Self, NotifyError> {
+        let service = config.name.as_str();
+        let base = http::base_url(service, "endpoint", &config.endpoint, host(config.sandbox))?;
+        let (jwt, identity) = credentials(config)?;
+        let client = http::build_client(HttpOptions {
+            service,
+            ca_file: &config.ca_file,
+            timeout: Duration::from_secs(config.request_timeout_secs),
+            http2_only: true,
+            identity,
+        })?;
+        Ok(Apns {
+            service: Arc::from(service),
+            client,
+            base,
+            topic: config.topic.clone(),
+            expiration_secs: config.expiration_secs,
+            jwt,
+        })
+    }
+
+    async fn attempt(&self, push: &Push, now: u64) -> (Verdict, Option<Arc<str>>) {
+        let url = format!("{}/3/device/{}", self.base, push.token.expose());
+        let mut request = self
+            .client
+            .post(url)
+            .header("apns-topic", &self.topic)
+            .header("apns-push-type", "alert")
+            .header("apns-priority", "10")
+            .header("apns-expiration", (now + self.expiration_secs).to_string())
+            .header("content-type", "application/json")
+            .body(body(&push.enc_payload).to_string());
+        let mut sent_jwt = None;
+        if let Some(signer) = &self.jwt {
+            match signer.token(now) {
+                Ok(jwt) => {
+                    request = request.header("authorization", format!("bearer {jwt}"));
+                    sent_jwt = Some(jwt);
+                }
+                Err(e) => {
+                    tracing::error!(service = %self.service, error = %e, "cannot sign the APNs JWT");
+                    return (drop_alert("jwt_signing"), None);
+                }
+            }
+        }
+        let verdict = match request.send().await {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let after = http::retry_after(response.headers());
+                match response.bytes().await {
+                    Ok(bytes) => verdict(status, &bytes, after),
+                    Err(e) => http::transport_verdict(&e),
+                }
+            }
+            Err(e) => http::transport_verdict(&e),
+        };
+        (verdict, sent_jwt)
+    }
+}
+
+/// Apple's host for production or sandbox (SPNS `apns-sandbox`) pushes.
+fn host(sandbox: bool) -> &'static str {
+    if sandbox {
+        SANDBOX
+    } else {
+        PRODUCTION
+    }
+}
+
+/// Token auth when `key_file` is set, else certificate auth.
+fn credentials(
+    config: &ApnsConfig,
+) -> Result<(Option<JwtSigner>, Option<http::ClientIdentity>), NotifyError> {
+    let service = config.name.as_str();
+    let invalid = |path: &std::path::Path, what, source| NotifyError::InvalidFile {
+        service: service.to_owned(),
+        path: path.to_owned(),
+        what,
+        source,
+    };
+    if !config.key_file.as_os_str().is_empty() {
+        for (key, value) in [("key_id", &config.key_id), ("team_id", &config.team_id)] {
+            if value.is_empty() {
+                return Err(NotifyError::MissingSetting {
+                    service: service.to_owned(),
+                    key,
+                });
+            }
+        }
+        let pem = http::read_file(service, &config.key_file)?;
+        let signer = JwtSigner::from_p8(&pem, &config.key_id, &config.team_id)
+            .map_err(|e| invalid(&config.key_file, ".p8 (PKCS#8 P-256) key", Box::new(e)))?;
+        return Ok((Some(signer), None));
+    }
+    if config.certificate_file.as_os_str().is_empty() {
+        return Err(NotifyError::MissingSetting {
+            service: service.to_owned(),
+            key: "key_file or certificate_file",
+        });
+    }
+    let der = http::read_file(service, &config.certificate_file)?;
+    let password = config.certificate_password.expose();
+    let (identity, not_after) = cert::load_p12(&der, password)
+        .map_err(|e| invalid(&config.certificate_file, ".p12 certificate", e))?;
+    metrics::gauge!("relay_credential_expiry_timestamp_seconds", "service" => service.to_owned())
+        .set(not_after as f64);
+    Ok((None, Some(identity)))
+}
+
+/// The request body of PROTOCOL §11.1 (SPNS `apns.py`).
+fn body(enc_payload: &str) -> serde_json::Value {
+    serde_json::json!({
+        "aps": {
+            "alert": {"title": "Session", "body": "You've got a new message"},
+            "badge": 1,
+            "sound": "default",
+            "mutable-content": 1,
+            "category": "SECRET",
+        },
+        "spns": 1,
+        "enc_payload": enc_payload,
+    })
+}
+
+fn drop_alert(reason: &'static str) -> Verdict {
+    Verdict::Drop {
+        reason,
+        alert: true,
+    }
+}
+
+#[async_trait]
+impl Notifier for Apns {
+    fn kind(&self) -> &'static str {
+        "apns"
+    }
+
+    fn validate(&self, token: &str) -> Result<DeviceToken, String> {
+        validate::apns(&self.service, token)
+    }
+
+    async fn send(&self, push: &Push) -> Verdict {
+        let (first, jwt) = self.attempt(push, http::unix_now()).await;
+        match (&self.jwt, jwt) {
+            // PROTOCOL §11.1: a rejected provider token → new JWT, retry once, then drop.
+            (Some(signer), Some(rejected)) if verdict::wants_new_jwt(&first) => {
+                tracing::warn!(service = %self.service, verdict = ?first, "APNs refused the JWT; renewing");
+                signer.renew(&rejected);
+                self.attempt(push, http::unix_now()).await.0
+            }
+            _ => first,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sandbox_selects_apples_sandbox_host() {
+        assert_eq!(host(false), "https://api.push.apple.com");
+        assert_eq!(host(true), "https://api.sandbox.push.apple.com");
+    }
+
+    #[test]
+    fn body_matches_the_vector() {
+        let vectors: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../tests/vectors/payload.json"
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        let expected = &vectors["provider_bodies"]["apns"];
+        let enc = expected["enc_payload"].as_str().unwrap();
+        assert_eq!(&body(enc), expected);
+    }
+}

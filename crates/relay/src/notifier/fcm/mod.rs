@@ -1,0 +1,221 @@
+//! Firebase Cloud Messaging HTTP v1 (PROTOCOL §11.2): a service-account OAuth token and
+//! `messages:send` with the data-only body and the Android priority rule.
+
+mod account;
+mod verdict;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::http::{self, HttpOptions};
+use super::oauth::{self, BearerCache};
+use super::{validate, Notifier, NotifyError, Push, Verdict};
+use crate::config::{FcmConfig, FcmPriority};
+use crate::subscription::DeviceToken;
+
+pub(crate) use account::ServiceAccount;
+pub(crate) use verdict::verdict;
+
+const DEFAULT_ENDPOINT: &str = "https://fcm.googleapis.com";
+/// The JWT bearer grant type, sent form-encoded.
+const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+
+/// One FCM service.
+pub struct Fcm {
+    service: Arc<str>,
+    client: reqwest::Client,
+    send_url: String,
+    account: ServiceAccount,
+    priority: FcmPriority,
+    token: BearerCache,
+}
+
+impl Fcm {
+    /// Builds the service, reading the service-account key file once.
+    pub fn new(config: &FcmConfig) -> Result<Self, NotifyError> {
+        let service = config.name.as_str();
+        if config.service_account_file.as_os_str().is_empty() {
+            return Err(NotifyError::MissingSetting {
+                service: service.to_owned(),
+                key: "service_account_file",
+            });
+        }
+        let path = &config.service_account_file;
+        let json = http::read_file(service, path)?;
+        let account =
+            ServiceAccount::from_json(&json).map_err(|source| NotifyError::InvalidFile {
+                service: service.to_owned(),
+                path: path.clone(),
+                what: "service-account JSON key",
+                source,
+            })?;
+        let project = if config.project_id.is_empty() {
+            account.project_id.clone()
+        } else {
+            config.project_id.clone()
+        };
+        if project.is_empty() {
+            return Err(NotifyError::MissingSetting {
+                service: service.to_owned(),
+                key: "project_id",
+            });
+        }
+        let base = http::base_url(service, "endpoint", &config.endpoint, DEFAULT_ENDPOINT)?;
+        let client = http::build_client(HttpOptions {
+            service,
+            ca_file: &config.ca_file,
+            timeout: Duration::from_secs(config.request_timeout_secs),
+            http2_only: false,
+            identity: None,
+        })?;
+        Ok(Fcm {
+            service: Arc::from(service),
+            client,
+            send_url: format!("{base}/v1/projects/{project}/messages:send"),
+            account,
+            priority: config.priority,
+            token: BearerCache::default(),
+        })
+    }
+
+    async fn access_token(&self) -> Result<Arc<str>, Verdict> {
+        let now = http::unix_now();
+        self.token
+            .get(now, async {
+                let assertion = self.account.assertion(now).map_err(|e| {
+                    tracing::error!(service = %self.service, error = %e, "cannot sign the OAuth assertion");
+                    Verdict::Drop { reason: "jwt_signing", alert: true }
+                })?;
+                let form = [("grant_type", GRANT_TYPE), ("assertion", assertion.as_str())];
+                oauth::exchange(&self.client, &self.service, &self.account.token_uri, &form).await
+            })
+            .await
+    }
+
+    async fn attempt(&self, push: &Push) -> (Verdict, Option<Arc<str>>) {
+        let token = match self.access_token().await {
+            Ok(token) => token,
+            Err(verdict) => return (verdict, None),
+        };
+        let response = self
+            .client
+            .post(&self.send_url)
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body(body(push, self.priority).to_string())
+            .send()
+            .await;
+        let verdict = match response {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let after = http::retry_after(response.headers());
+                match response.bytes().await {
+                    Ok(bytes) => verdict(status, &bytes, after),
+                    Err(e) => http::transport_verdict(&e),
+                }
+            }
+            Err(e) => http::transport_verdict(&e),
+        };
+        (verdict, Some(token))
+    }
+}
+
+/// `android.priority` (PROTOCOL §11.2): by default `high` iff the payload carries the message
+/// data and the namespace is 0 (DMs) or 11 (group messages).
+fn priority(push: &Push, rule: FcmPriority) -> &'static str {
+    let high = match rule {
+        FcmPriority::Auto => push.has_data && matches!(push.namespace, 0 | 11),
+        FcmPriority::High => true,
+        FcmPriority::Normal => false,
+    };
+    if high {
+        "high"
+    } else {
+        "normal"
+    }
+}
+
+/// The `messages:send` body; every `data` value is a string.
+fn body(push: &Push, rule: FcmPriority) -> serde_json::Value {
+    serde_json::json!({
+        "message": {
+            "token": push.token.expose(),
+            "data": {"enc_payload": push.enc_payload, "spns": "1"},
+            "android": {"priority": priority(push, rule)},
+        }
+    })
+}
+
+#[async_trait]
+impl Notifier for Fcm {
+    fn kind(&self) -> &'static str {
+        "fcm"
+    }
+
+    fn validate(&self, token: &str) -> Result<DeviceToken, String> {
+        validate::non_empty(&self.service, token)
+    }
+
+    async fn send(&self, push: &Push) -> Verdict {
+        let (first, token) = self.attempt(push).await;
+        match token {
+            // PROTOCOL §11.2: 401/UNAUTHENTICATED → refresh the token, retry once, then drop.
+            Some(rejected) if verdict::wants_new_token(&first) => {
+                tracing::warn!(service = %self.service, verdict = ?first, "FCM refused the access token; refreshing");
+                self.token.renew(&rejected).await;
+                self.attempt(push).await.0
+            }
+            _ => first,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn push(has_data: bool, namespace: i16) -> Push {
+        Push {
+            service: "firebase".into(),
+            token: DeviceToken::new("t".repeat(40)),
+            enc_payload: "AAAA".into(),
+            has_data,
+            namespace,
+        }
+    }
+
+    #[test]
+    fn auto_priority_is_high_only_for_data_in_namespaces_0_and_11() {
+        assert_eq!(priority(&push(true, 0), FcmPriority::Auto), "high");
+        assert_eq!(priority(&push(true, 11), FcmPriority::Auto), "high");
+        assert_eq!(priority(&push(true, 12), FcmPriority::Auto), "normal");
+        assert_eq!(priority(&push(true, -11), FcmPriority::Auto), "normal");
+        assert_eq!(priority(&push(false, 0), FcmPriority::Auto), "normal");
+        assert_eq!(priority(&push(false, 12), FcmPriority::High), "high");
+        assert_eq!(priority(&push(true, 0), FcmPriority::Normal), "normal");
+    }
+
+    #[test]
+    fn body_matches_the_vector() {
+        let vectors: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../tests/vectors/payload.json"
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        let expected = &vectors["provider_bodies"]["fcm"];
+        let msg = &expected["message"];
+        let push = Push {
+            service: "firebase".into(),
+            token: DeviceToken::new(msg["token"].as_str().unwrap()),
+            enc_payload: msg["data"]["enc_payload"].as_str().unwrap().into(),
+            has_data: true,
+            namespace: 0,
+        };
+        assert_eq!(&body(&push, FcmPriority::Auto), expected);
+    }
+}

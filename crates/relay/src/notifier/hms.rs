@@ -1,0 +1,271 @@
+//! Huawei Push Kit (PROTOCOL §11.3): client-credentials OAuth and `messages:send`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::http::{self, HttpOptions};
+use super::oauth::{self, BearerCache};
+use super::{validate, Notifier, NotifyError, Push, Verdict};
+use crate::config::{HmsConfig, Secret};
+use crate::subscription::DeviceToken;
+
+const DEFAULT_ENDPOINT: &str = "https://push-api.cloud.huawei.com";
+const DEFAULT_TOKEN_ENDPOINT: &str = "https://oauth-login.cloud.huawei.com/oauth2/v2/token";
+
+/// One Huawei service.
+pub struct Hms {
+    service: Arc<str>,
+    client: reqwest::Client,
+    send_url: String,
+    token_url: String,
+    app_id: String,
+    app_secret: Secret<String>,
+    token: BearerCache,
+}
+
+impl Hms {
+    /// Builds the service.
+    pub fn new(config: &HmsConfig) -> Result<Self, NotifyError> {
+        let service = config.name.as_str();
+        let missing = |key| NotifyError::MissingSetting {
+            service: service.to_owned(),
+            key,
+        };
+        if config.app_id.is_empty() {
+            return Err(missing("app_id"));
+        }
+        if config.app_secret.expose().is_empty() {
+            return Err(missing("app_secret"));
+        }
+        let base = http::base_url(service, "endpoint", &config.endpoint, DEFAULT_ENDPOINT)?;
+        let token_url = http::base_url(
+            service,
+            "token_endpoint",
+            &config.token_endpoint,
+            DEFAULT_TOKEN_ENDPOINT,
+        )?;
+        let client = http::build_client(HttpOptions {
+            service,
+            ca_file: &config.ca_file,
+            timeout: Duration::from_secs(config.request_timeout_secs),
+            http2_only: false,
+            identity: None,
+        })?;
+        Ok(Hms {
+            service: Arc::from(service),
+            client,
+            send_url: format!("{base}/v1/{}/messages:send", config.app_id),
+            token_url,
+            app_id: config.app_id.clone(),
+            app_secret: config.app_secret.clone(),
+            token: BearerCache::default(),
+        })
+    }
+
+    async fn attempt(&self, push: &Push) -> (Verdict, Option<Arc<str>>) {
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("client_id", self.app_id.as_str()),
+            ("client_secret", self.app_secret.expose().as_str()),
+        ];
+        let exchange = oauth::exchange(&self.client, &self.service, &self.token_url, &form);
+        let token = match self.token.get(http::unix_now(), exchange).await {
+            Ok(token) => token,
+            Err(verdict) => return (verdict, None),
+        };
+        let response = self
+            .client
+            .post(&self.send_url)
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body(body(push).to_string())
+            .send()
+            .await;
+        let verdict = match response {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                match response.bytes().await {
+                    Ok(bytes) => verdict(status, &bytes, push.token.expose()),
+                    Err(e) => http::transport_verdict(&e),
+                }
+            }
+            Err(e) => http::transport_verdict(&e),
+        };
+        (verdict, Some(token))
+    }
+}
+
+/// The §11.3 body. `data` is a JSON string, written as Python's `json.dumps` does (the vectors).
+fn body(push: &Push) -> serde_json::Value {
+    let data = serde_json::json!(format!(
+        "{{\"enc_payload\": {}, \"spns\": \"1\"}}",
+        serde_json::Value::from(push.enc_payload.as_str())
+    ));
+    serde_json::json!({
+        "validate_only": false,
+        "message": {
+            "data": data,
+            "token": [push.token.expose()],
+            "android": {"urgency": "HIGH"},
+        }
+    })
+}
+
+/// Classifies one answer by its `code` (PROTOCOL §11.3), then by HTTP status.
+pub(crate) fn verdict(status: u16, body: &[u8], token: &str) -> Verdict {
+    #[derive(serde::Deserialize)]
+    struct Reply {
+        code: String,
+        #[serde(default)]
+        msg: String,
+    }
+    let reply = serde_json::from_slice::<Reply>(body).ok();
+    let code = reply.as_ref().map_or("", |r| r.code.as_str());
+    match (status, code) {
+        (_, "80000000") => Verdict::Delivered,
+        (_, "80300007") => invalid("InvalidToken"),
+        (_, "80100000") if lists_illegal(reply.as_ref().map_or("", |r| &r.msg), token) => {
+            invalid("IllegalToken")
+        }
+        (_, "80200003") => drop_alert(OAUTH_EXPIRED),
+        (502 | 503, _) => Verdict::Retry {
+            reason: "Unavailable",
+            after: None,
+        },
+        _ => drop_alert("other"),
+    }
+}
+
+/// The reason after which a new access token is fetched and the push retried once.
+const OAUTH_EXPIRED: &str = "OAuthTokenExpired";
+
+/// `msg` of an 80100000 reply is itself JSON: `{"success":…,"illegal_tokens":[…]}`.
+fn lists_illegal(msg: &str, token: &str) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Partial {
+        #[serde(default)]
+        illegal_tokens: Vec<String>,
+    }
+    serde_json::from_str::<Partial>(msg).is_ok_and(|p| p.illegal_tokens.iter().any(|t| t == token))
+}
+
+fn invalid(reason: &'static str) -> Verdict {
+    Verdict::TokenInvalid {
+        reason,
+        config_reason: false,
+    }
+}
+
+fn drop_alert(reason: &'static str) -> Verdict {
+    Verdict::Drop {
+        reason,
+        alert: true,
+    }
+}
+
+#[async_trait]
+impl Notifier for Hms {
+    fn kind(&self) -> &'static str {
+        "hms"
+    }
+
+    fn validate(&self, token: &str) -> Result<DeviceToken, String> {
+        validate::non_empty(&self.service, token)
+    }
+
+    async fn send(&self, push: &Push) -> Verdict {
+        let (first, token) = self.attempt(push).await;
+        match (&first, token) {
+            // 80200003: the access token expired early → new token, retry once.
+            (Verdict::Drop { reason, .. }, Some(rejected)) if *reason == OAUTH_EXPIRED => {
+                self.token.renew(&rejected).await;
+                self.attempt(push).await.0
+            }
+            _ => first,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TOKEN: &str = "hms-token-0123456789abcdef0123456789";
+
+    fn v(status: u16, body: &str) -> Verdict {
+        verdict(status, body.as_bytes(), TOKEN)
+    }
+
+    #[test]
+    fn row_success() {
+        let ok = r#"{"code":"80000000","msg":"Success","requestId":"1"}"#;
+        assert_eq!(v(200, ok), Verdict::Delivered);
+    }
+
+    #[test]
+    fn row_invalid_token() {
+        let body = r#"{"code":"80300007","msg":"All the tokens are invalid"}"#;
+        assert_eq!(v(400, body), invalid("InvalidToken"));
+    }
+
+    #[test]
+    fn row_80100000_invalidates_only_a_listed_token() {
+        let listed = format!(
+            r#"{{"code":"80100000","msg":"{{\"success\":0,\"failure\":1,\"illegal_tokens\":[\"{TOKEN}\"]}}"}}"#
+        );
+        assert_eq!(v(200, &listed), invalid("IllegalToken"));
+        let other = r#"{"code":"80100000","msg":"{\"illegal_tokens\":[\"someone-else\"]}"}"#;
+        assert_eq!(v(200, other), drop_alert("other"));
+    }
+
+    #[test]
+    fn row_oauth_expired_asks_for_a_new_token() {
+        let body = r#"{"code":"80200003","msg":"OAuth token expired"}"#;
+        assert_eq!(v(401, body), drop_alert(OAUTH_EXPIRED));
+    }
+
+    #[test]
+    fn row_502_503_retry() {
+        let retry = Verdict::Retry {
+            reason: "Unavailable",
+            after: None,
+        };
+        assert_eq!(v(502, "<html>"), retry);
+        assert_eq!(v(503, ""), retry);
+    }
+
+    #[test]
+    fn row_other_codes_drop() {
+        assert_eq!(
+            v(400, r#"{"code":"80100003","msg":"bad"}"#),
+            drop_alert("other")
+        );
+        assert_eq!(v(500, ""), drop_alert("other"));
+    }
+
+    #[test]
+    fn body_matches_the_vector() {
+        let vectors: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../tests/vectors/payload.json"
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        let expected = &vectors["provider_bodies"]["hms"];
+        let data: serde_json::Value =
+            serde_json::from_str(expected["message"]["data"].as_str().unwrap()).unwrap();
+        let push = Push {
+            service: "huawei".into(),
+            token: DeviceToken::new(expected["message"]["token"][0].as_str().unwrap()),
+            enc_payload: data["enc_payload"].as_str().unwrap().into(),
+            has_data: true,
+            namespace: 0,
+        };
+        // Byte-for-byte, including the json.dumps spacing inside `data`.
+        assert_eq!(&body(&push), expected);
+    }
+}
