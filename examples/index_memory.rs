@@ -9,8 +9,9 @@
 use std::time::Instant;
 
 use clap::Parser;
+use relay::clock;
 use relay::delivery::Index;
-use relay::store::{self, Changes, Upsert};
+use relay::store::{Changes, Upsert};
 
 mod support;
 
@@ -24,7 +25,7 @@ struct Args {
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     relay::crypto::init()?;
-    let sig_ts = store::unix_now();
+    let sig_ts = clock::unix_now();
     let index = Index::new();
     let before = support::vm_rss()?;
     let started = Instant::now();

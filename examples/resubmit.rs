@@ -16,10 +16,11 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use devnet::fake_oxend::FakeOxend;
 use devnet::fake_storage::FakeStorage;
+use relay::clock;
 use relay::config::SwarmConfig;
 use relay::crypto::KeyPair;
 use relay::delivery::Index;
-use relay::store::{self, Changes, Upsert};
+use relay::store::{Changes, Upsert};
 use relay::swarm::nodes::Node;
 use relay::swarm::Swarm;
 use tokio_util::sync::CancellationToken;
@@ -40,7 +41,7 @@ struct Args {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     relay::crypto::init()?;
-    let now = store::unix_now();
+    let now = clock::unix_now();
     let index = Arc::new(Index::new());
     for i in 0..args.count {
         index.subscribed(&support::synthetic(i, now), Upsert::Added);

@@ -14,6 +14,7 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Parser;
 use futures::{StreamExt, TryStreamExt};
+use relay::clock;
 use relay::crypto::RelayKeys;
 use relay::delivery::Index;
 use relay::store::{self, Store};
@@ -41,7 +42,7 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     relay::crypto::init()?;
     let keys = RelayKeys::load_or_create(&args.keys)?;
-    let now = store::unix_now();
+    let now = clock::unix_now();
     let pool_size = u32::try_from(args.concurrency).unwrap_or(u32::MAX);
 
     let filling = store::open(&args.database, pool_size, &keys.storage).await?;

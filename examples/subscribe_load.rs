@@ -23,7 +23,8 @@ use anyhow::{bail, ensure, Context};
 use clap::{Parser, ValueEnum};
 use devnet::clients::SimAccount;
 use devnet::onion_client::{ClientEncType, OnionClient, OnionRequest};
-use relay::{app, config::Config, crypto, crypto::RelayKeys, store};
+use relay::clock;
+use relay::{app, config::Config, crypto, crypto::RelayKeys};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
@@ -202,7 +203,7 @@ async fn wait_until_up(client: &reqwest::Client, target: &mut Target) -> anyhow:
 fn build_requests(args: &Args, relay_pubkey: [u8; 32]) -> anyhow::Result<Vec<OnionRequest>> {
     let onion = OnionClient::new(relay_pubkey);
     let run: [u8; 16] = crypto::random_array();
-    let sig_ts = store::unix_now();
+    let sig_ts = clock::unix_now();
     (0..args.count)
         .map(|i| {
             let seed = |role: u8| {

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use bendy::encoding::Encoder;
 use tokio::sync::watch;
 
+pub use super::monitor_check::CheckedItem;
 use super::monitor_check::{check_body, failed};
 use super::router::{Outbox, RouterServer, Service};
 use relay::crypto::KeyPair;
@@ -17,23 +18,6 @@ use relay::subscription::AccountId;
 
 /// Monitor entries live this long after their last successful submission (SS).
 const ENTRY_LIFETIME: Duration = Duration::from_secs(65 * 60);
-
-/// One validated dict of a recorded request.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CheckedItem {
-    /// The account, when it could be derived.
-    pub account: Option<AccountId>,
-    /// `n`.
-    pub namespaces: Vec<i16>,
-    /// `d`.
-    pub want_data: bool,
-    /// `t`.
-    pub sig_ts: i64,
-    /// Whether `S`/`T` were present.
-    pub subaccount: bool,
-    /// `Ok` or (errcode, error) as replied.
-    pub result: Result<(), (i64, String)>,
-}
 
 /// One `monitor.messages` request as received.
 #[derive(Clone, Debug)]

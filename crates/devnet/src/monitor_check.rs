@@ -1,13 +1,27 @@
 //! The fake storage server's `monitor.messages` validation (PROTOCOL §8.1, §3.4): key order
 //! (bendy rejects unsorted keys), field types, namespaces, time window and signatures.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use bendy::decoding::{Decoder, DictDecoder, Object};
 
-use super::fake_storage::CheckedItem;
 use relay::crypto::{ed25519_pk_to_x25519, ed25519_verify};
 use relay::subscription::AccountId;
+
+/// One validated dict of a recorded request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckedItem {
+    /// The account, when it could be derived.
+    pub account: Option<AccountId>,
+    /// `n`.
+    pub namespaces: Vec<i16>,
+    /// `d`.
+    pub want_data: bool,
+    /// `t`.
+    pub sig_ts: i64,
+    /// Whether `S`/`T` were present.
+    pub subaccount: bool,
+    /// `Ok` or (errcode, error) as replied.
+    pub result: Result<(), (i64, String)>,
+}
 
 pub(super) fn failed(errcode: i64, error: &str) -> CheckedItem {
     CheckedItem {
@@ -143,9 +157,7 @@ fn validate(raw: &RawItem, item: &mut CheckedItem) -> Result<(), (i64, String)> 
     let (Some(ts), Some(sig)) = (raw.ts, &raw.sig) else {
         return err(1, "missing s or t");
     };
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
+    let now = relay::clock::unix_now();
     if ts < now - 1_209_600 || ts > now + 86_400 {
         return err(4, "sig_ts out of range");
     }

@@ -18,6 +18,7 @@ use tracing::Instrument;
 
 use crate::admin::{self, AdminState};
 use crate::api::{self, ApiState};
+use crate::clock::{self, Clock};
 use crate::config::Config;
 use crate::crypto::{self, RelayKeys};
 use crate::delivery::{Delivery, DeliveryConfig, Index};
@@ -80,7 +81,7 @@ pub async fn serve(
             .context("cannot set up the push services")?,
     );
     let index = Arc::new(
-        Index::load(store.as_ref(), store::unix_now())
+        Index::load(store.as_ref(), clock::unix_now())
             .await
             .context("cannot load subscriptions")?,
     );
@@ -127,7 +128,7 @@ pub async fn serve(
         store::run_expiry(
             store.clone(),
             changes.clone(),
-            store::unix_now,
+            Clock::system(),
             shutdown.child_token(),
         )
         .instrument(tracing::info_span!("store.expiry")),
@@ -146,7 +147,7 @@ pub async fn serve(
         changes,
         keys: Arc::new(keys),
         max_body_bytes: config.api.max_body_bytes,
-        clock: api::Clock::system(),
+        clock: Clock::system(),
     };
     // Start-up is complete: listeners bound and the store open (sd_notify READY=1).
     systemd::announce_ready(&shutdown);

@@ -4,6 +4,7 @@
 //!
 //! # Layout (see DESIGN.md)
 //!
+//! - [`clock`]: wall-clock time in unix seconds, injectable where tests need it.
 //! - [`config`]: typed configuration from TOML and `SPR_*` environment variables.
 //! - [`crypto`]: every cryptographic primitive; the only module that calls libsodium.
 //! - [`subscription`]: request parsing, field decoding, signature and timestamp rules (pure).
@@ -28,6 +29,7 @@
 pub mod admin;
 pub mod api;
 pub mod app;
+pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod delivery;

@@ -6,12 +6,7 @@ use relay::crypto::{self, ed25519_keypair_from_seed, ed25519_pk_to_x25519, ed255
 use relay::subscription::{AccountId, DeviceToken, EncKey, Signature, Subscription};
 
 /// Unix seconds now.
-pub fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
+pub use relay::clock::unix_now;
 
 /// The `MONITOR` message of §3.1.
 pub fn monitor_message(account: &AccountId, sig_ts: i64, data: bool, namespaces: &[i16]) -> String {

@@ -17,7 +17,7 @@ pub const WAIT: Duration = Duration::from_secs(5);
 
 /// Unix seconds now.
 pub fn now() -> i64 {
-    relay::store::unix_now()
+    relay::clock::unix_now()
 }
 
 /// A phone: a service, a device token, an `enc_key` and the namespaces it subscribes to.

@@ -59,7 +59,7 @@ impl Relay {
             changes: Arc::new(NoChanges),
             keys: Arc::new(keys),
             max_body_bytes: 100_000,
-            clock: relay::api::Clock::system(),
+            clock: relay::clock::Clock::system(),
         };
         Ok(Relay {
             state,

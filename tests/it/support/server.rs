@@ -4,7 +4,8 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, Once};
 
-use relay::api::{self, ApiState, Clock};
+use relay::api::{self, ApiState};
+use relay::clock::Clock;
 use relay::crypto::{self, RelayKeys};
 use relay::notifier::{LogNotifier, Services};
 use relay::store::{Changes, Upsert};

@@ -9,7 +9,7 @@
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
-//! use session_push_relay::devnet::network::Network;
+//! use devnet::network::Network;
 //! let net = Network::builder().nodes(15).swarms(3).start().await?;
 //! println!("relay at {}, onion key {}", net.api_url(), hex::encode(net.onion_pubkey()));
 //! net.shutdown().await
@@ -29,6 +29,7 @@ use super::fake_storage::{FakeMessage, FakeStorage};
 use super::mock_apns::MockApns;
 use super::mock_fcm::MockFcm;
 use super::onion_client::{ClientEncType, OnionClient, OnionReply};
+use relay::clock;
 use relay::crypto::{self, StorageKey};
 use relay::store::{self, Store};
 use relay::subscription::AccountId;
@@ -267,7 +268,7 @@ impl Drop for Network {
 pub fn message(account: AccountId, namespace: i16, data: &[u8]) -> FakeMessage {
     use base64::Engine as _;
     let hash = base64::engine::general_purpose::STANDARD_NO_PAD.encode(crypto::random_bytes(32));
-    let now_ms = store::unix_now().saturating_mul(1000);
+    let now_ms = clock::unix_now().saturating_mul(1000);
     FakeMessage {
         account,
         hash: hash.into_bytes(),

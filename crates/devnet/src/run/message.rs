@@ -2,7 +2,7 @@
 //! from the number, so a device's payload alone says which message it is and what it must hold.
 
 use crate::fake_storage::FakeMessage;
-use relay::store;
+use relay::clock;
 use relay::subscription::AccountId;
 
 /// Stored messages expire after 14 days, as on a real swarm.
@@ -25,7 +25,7 @@ pub fn message_data(seq: u64) -> Vec<u8> {
 
 /// Message `seq` for `account` in `namespace`, stored now.
 pub fn message(seq: u64, account: AccountId, namespace: i16) -> FakeMessage {
-    let now_ms = store::unix_now().saturating_mul(1000);
+    let now_ms = clock::unix_now().saturating_mul(1000);
     FakeMessage {
         account,
         hash: message_hash(seq).into_bytes(),

@@ -12,8 +12,8 @@ use crate::clients::SimAccount;
 use crate::device::Platform;
 use crate::network::Network;
 use crate::onion_client::ClientEncType;
+use relay::clock;
 use relay::crypto;
-use relay::store;
 
 /// Subscribes in flight at once.
 const CONCURRENCY: usize = 32;
@@ -191,7 +191,7 @@ async fn subscribe(
         &device.token,
         &device.enc_key,
         &[namespace],
-        store::unix_now(),
+        clock::unix_now(),
     );
     let reply = net.onion(device.enc, "/subscribe", &body).await?;
     let json: serde_json::Value = serde_json::from_slice(&reply.body).unwrap_or_default();

@@ -5,7 +5,6 @@
 //! is set the request needs `Authorization: Bearer <token>`.
 
 use std::collections::BTreeMap;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
@@ -112,9 +111,7 @@ fn count(value: f64) -> u64 {
 
 /// `{"<service>": n, …, "total": n}` from the store, or why it could not be read.
 async fn subscriptions(state: &AdminState) -> Result<Value, String> {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
+    let now = crate::clock::unix_now();
     let counts = tokio::time::timeout(DB_TIMEOUT, state.store.count_by_service(now))
         .await
         .map_err(|_| "database did not answer in time".to_string())?

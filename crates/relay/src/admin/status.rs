@@ -6,7 +6,6 @@
 //! provider fails and why, is the swarm side healthy.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::State;
 use axum::response::Html;
@@ -85,9 +84,7 @@ pub(super) async fn page() -> Html<&'static str> {
 
 /// `GET /status.json`.
 pub(super) async fn json(State(state): State<AdminState>) -> Json<Status> {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64());
+    let now = crate::clock::unix_now() as f64;
     Json(compute(&state.history.points(), now))
 }
 

@@ -4,9 +4,8 @@
 //! **Must not:** touch SQL: it calls [`crate::store::Store`] and [`crate::subscription`].
 //!
 //! Files: `error.rs` (the one place error replies are built), `subscribe.rs` (the two JSON
-//! endpoints, [`handle_json`]), `layers.rs` (tower stack, per-route body limit), `clock.rs`.
+//! endpoints, [`handle_json`]), `layers.rs` (tower stack, per-route body limit).
 
-mod clock;
 mod error;
 mod layers;
 mod subscribe;
@@ -21,10 +20,10 @@ use axum::middleware;
 use axum::routing::{get, post};
 use axum::Router;
 
-pub use clock::Clock;
 pub use error::ApiError;
 pub use subscribe::handle_json;
 
+use crate::clock::Clock;
 use crate::crypto::RelayKeys;
 use crate::notifier::Services;
 use crate::store::{Changes, Store};

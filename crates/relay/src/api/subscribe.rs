@@ -123,7 +123,7 @@ async fn handle_element(state: &ApiState, endpoint: JsonEndpoint, element: &Valu
 }
 
 async fn subscribe_one(state: &ApiState, element: &Value, now: i64) -> Result<Outcome, ApiError> {
-    let sub = parse_subscribe(element, now, &state.services)?;
+    let sub = parse_subscribe(element, now, state.services.as_ref())?;
     let upsert = state
         .store
         .upsert(&sub, now)
@@ -144,7 +144,7 @@ async fn subscribe_one(state: &ApiState, element: &Value, now: i64) -> Result<Ou
 }
 
 async fn unsubscribe_one(state: &ApiState, element: &Value, now: i64) -> Result<Outcome, ApiError> {
-    let key = parse_unsubscribe(element, now, &state.services)?;
+    let key = parse_unsubscribe(element, now, state.services.as_ref())?;
     let removed = state
         .store
         .remove(&key)

@@ -149,7 +149,7 @@ impl Default for SwarmConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LogConfig {
-    /// A tracing filter: `info`, `debug`, `session_push_relay=debug,info`, …
+    /// A tracing filter: `info`, `debug`, `relay=debug,info`, …
     pub level: String,
     /// Output format.
     pub format: LogFormat,

@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -15,6 +14,7 @@ use super::lane::{Deps, Lane};
 use super::payload;
 use super::policy::{DeliveryConfig, ServicePolicy};
 use super::stats::{bump, DeliveryStats};
+use crate::clock::unix_now;
 use crate::crypto;
 use crate::notifier::{Notifier, Push, Services};
 use crate::store::{Changes, Store};
@@ -161,10 +161,4 @@ impl Delivery {
             }
         }
     }
-}
-
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use super::{Apns, Fcm, Hms, LogNotifier, NotifyError, Services};
 use crate::config::ServiceConfig;
+use crate::subscription::{DeviceToken, ServiceCatalog};
 
 /// One notifier per `[[services]]` table, credentials loaded and checked now: a bad key file
 /// is an error naming the service and the file, not a failure at the first push.
@@ -18,4 +19,20 @@ pub async fn build_services(configs: &[ServiceConfig]) -> Result<Services, Notif
         }
     }
     Ok(services)
+}
+
+/// Requests name a service and carry a token; each service's notifier knows its token rule.
+impl ServiceCatalog for Services {
+    fn service(&self, name: &str) -> Option<Arc<str>> {
+        self.get(name).map(|(name, _)| name.clone())
+    }
+
+    fn validate_token(&self, service: &str, token: &str) -> Result<DeviceToken, String> {
+        match self.get(service) {
+            Some((_, notifier)) => notifier.validate(token),
+            None => Err(format!(
+                "{service} notification service not currently available"
+            )),
+        }
+    }
 }

@@ -2,7 +2,9 @@
 //! `sig_ts + 14 days`; we run every 30 s like SPNS `db_cleanup`).
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
+
+use crate::clock::Clock;
 
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
@@ -13,20 +15,13 @@ use super::{Changes, Store};
 /// How often [`run_expiry`] deletes expired rows.
 pub const EXPIRY_INTERVAL: Duration = Duration::from_secs(30);
 
-/// The wall clock in unix seconds (the `clock` the relay passes to [`run_expiry`]).
-pub fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
 /// Every [`EXPIRY_INTERVAL`] (first run at once) deletes the subscriptions expired at `clock()`
 /// and tells `changes` of each, until `shutdown` is cancelled. A failure is logged and retried
 /// at the next tick.
 pub async fn run_expiry(
     store: Arc<dyn Store>,
     changes: Arc<dyn Changes>,
-    clock: impl Fn() -> i64 + Send,
+    clock: Clock,
     shutdown: CancellationToken,
 ) {
     let mut tick = tokio::time::interval(EXPIRY_INTERVAL);
@@ -36,7 +31,7 @@ pub async fn run_expiry(
             () = shutdown.cancelled() => return,
             _ = tick.tick() => {}
         }
-        match store.delete_expired(clock()).await {
+        match store.delete_expired(clock.now()).await {
             Ok(keys) => {
                 for key in &keys {
                     changes.removed(key);
@@ -137,7 +132,7 @@ mod tests {
         let task = tokio::spawn(run_expiry(
             store,
             Arc::new(Removed(removed_tx)),
-            || 1_000,
+            Clock::fixed(1_000),
             shutdown.clone(),
         ));
 

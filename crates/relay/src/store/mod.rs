@@ -22,7 +22,7 @@ use async_trait::async_trait;
 use futures::stream::BoxStream;
 
 pub use error::StoreError;
-pub use expiry::{run_expiry, unix_now, EXPIRY_INTERVAL};
+pub use expiry::{run_expiry, EXPIRY_INTERVAL};
 pub use seal::Sealer;
 
 use crate::crypto::StorageKey;

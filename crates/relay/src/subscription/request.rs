@@ -7,10 +7,9 @@ use serde_json::Value;
 use super::fields::Fields;
 use super::verify;
 use super::{
-    AccountId, Code, DeviceToken, EncKey, Signature, SubaccountAuth, Subscription,
+    AccountId, Code, DeviceToken, EncKey, ServiceCatalog, Signature, SubaccountAuth, Subscription,
     SubscriptionError, SubscriptionKey,
 };
-use crate::notifier::{Notifier, Services};
 
 /// The fields both endpoints share, decoded (step 1).
 struct Common<'a> {
@@ -27,12 +26,12 @@ struct Common<'a> {
 pub fn parse_subscribe(
     element: &Value,
     now: i64,
-    services: &Services,
+    services: &dyn ServiceCatalog,
 ) -> Result<Subscription, SubscriptionError> {
     let fields = Fields::of(element)?;
     let common = common(&fields)?;
     let account_key = verify::account_key(&common.account, common.session_ed25519.as_ref())?;
-    let (service, notifier) = service(services, common.service)?;
+    let service = service(services, common.service)?;
     // Step 4S, in the order of the §2.3 table.
     let namespaces = fields.namespaces("namespaces")?;
     let want_data = fields.boolean("data")?;
@@ -49,7 +48,7 @@ pub fn parse_subscribe(
         &common.signature,
     )?;
     // Step 6.
-    let token = token(common.service_info, notifier.as_ref())?;
+    let token = token(common.service_info, services, &service)?;
     Ok(Subscription {
         account: common.account,
         session_ed25519: common.session_ed25519,
@@ -68,13 +67,13 @@ pub fn parse_subscribe(
 pub fn parse_unsubscribe(
     element: &Value,
     now: i64,
-    services: &Services,
+    services: &dyn ServiceCatalog,
 ) -> Result<SubscriptionKey, SubscriptionError> {
     let fields = Fields::of(element)?;
     let common = common(&fields)?;
     let account_key = verify::account_key(&common.account, common.session_ed25519.as_ref())?;
-    let (service, notifier) = service(services, common.service)?;
-    let token = token(common.service_info, notifier.as_ref())?;
+    let service = service(services, common.service)?;
+    let token = token(common.service_info, services, &service)?;
     verify::unsubscribe_window(common.sig_ts, now)?;
     let message = verify::unsubscribe_message(&common.account, common.sig_ts);
     verify::verify_signature(
@@ -123,19 +122,13 @@ fn common<'a>(fields: &Fields<'a>) -> Result<Common<'a>, SubscriptionError> {
 }
 
 /// Step 3: the service must be configured.
-fn service<'s>(
-    services: &'s Services,
-    name: &str,
-) -> Result<(Arc<str>, &'s Arc<dyn Notifier>), SubscriptionError> {
-    services
-        .get(name)
-        .map(|(name, notifier)| (name.clone(), notifier))
-        .ok_or_else(|| {
-            SubscriptionError::new(
-                Code::ServiceNotAvailable,
-                format!("{name} notification service not currently available"),
-            )
-        })
+fn service(services: &dyn ServiceCatalog, name: &str) -> Result<Arc<str>, SubscriptionError> {
+    services.service(name).ok_or_else(|| {
+        SubscriptionError::new(
+            Code::ServiceNotAvailable,
+            format!("{name} notification service not currently available"),
+        )
+    })
 }
 
 /// Step 5S: non-empty, strictly ascending.
@@ -160,23 +153,27 @@ fn check_namespaces(namespaces: &[i16]) -> Result<(), SubscriptionError> {
     Ok(())
 }
 
-/// Step 6: `service_info` must be an object with a string `token` the notifier accepts (§12).
-fn token(service_info: &Value, notifier: &dyn Notifier) -> Result<DeviceToken, SubscriptionError> {
+/// Step 6: `service_info` must be an object with a string `token` the service accepts (§12).
+fn token(
+    service_info: &Value,
+    services: &dyn ServiceCatalog,
+    service: &str,
+) -> Result<DeviceToken, SubscriptionError> {
     let token = service_info
         .get("token")
         .and_then(Value::as_str)
         .ok_or_else(|| {
             SubscriptionError::new(Code::BadInput, "Error: missing required key 'token'")
         })?;
-    notifier
-        .validate(token)
+    services
+        .validate_token(service, token)
         .map_err(|message| SubscriptionError::new(Code::Error, message))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::notifier::LogNotifier;
+    use crate::notifier::{LogNotifier, Services};
 
     const NOW: i64 = 1_700_000_000;
 

@@ -8,7 +8,8 @@ use futures::stream::FuturesUnordered;
 use rand::Rng;
 use tokio::time::Instant;
 
-use super::{unix_now, Monitor};
+use super::Monitor;
+use crate::clock::unix_now;
 use crate::subscription::AccountId;
 use crate::swarm::message::{encode_list, parse_monitor_reply, ItemResult};
 use crate::swarm::oxenmq::ConnId;

@@ -29,6 +29,7 @@ use self::queue::DueQueue;
 use super::nodes::{Node, NodeList};
 use super::oxenmq::{ConnId, LinkEvent, OxenMq};
 use super::{MonitorSource, SwarmStatus};
+use crate::clock::unix_now;
 use crate::subscription::AccountId;
 
 /// How often due entries are looked for (§8.3: at least every 10 s).
@@ -231,11 +232,4 @@ impl Monitor {
             changed
         });
     }
-}
-
-/// Unix seconds now (subscription expiry is in wall-clock time).
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }

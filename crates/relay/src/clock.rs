@@ -1,4 +1,8 @@
-//! Wall-clock time for signature windows, injectable so tests can fix `now` (PROTOCOL §14).
+//! Wall-clock time, in unix seconds (`i64`), read in this one place: signature windows
+//! (PROTOCOL §14), subscription expiry, JWT `iat`, OAuth token lifetimes, `/stats`.
+//!
+//! Code that tests need to steer takes a [`Clock`] (the API's signature window, the expiry task);
+//! the rest calls [`unix_now`]. Durations and timeouts use `tokio::time`, never this.
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -10,11 +14,7 @@ pub struct Clock(Arc<dyn Fn() -> i64 + Send + Sync>);
 impl Clock {
     /// The system clock (the relay's clock must be NTP-synchronised, §3.6).
     pub fn system() -> Self {
-        Clock(Arc::new(|| {
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        }))
+        Clock(Arc::new(unix_now))
     }
 
     /// A clock stopped at `now` (test vectors use 1 700 000 000).
@@ -31,6 +31,13 @@ impl Clock {
     pub fn now(&self) -> i64 {
         (self.0)()
     }
+}
+
+/// The system's wall clock in unix seconds (0 before 1970, saturating far in the future).
+pub fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 impl std::fmt::Debug for Clock {
