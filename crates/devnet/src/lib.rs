@@ -21,6 +21,7 @@ pub mod mock_fcm;
 pub mod mock_hms;
 mod monitor_check;
 pub mod network;
+mod oauth_mock;
 pub mod onion_client;
 mod router;
 pub mod run;

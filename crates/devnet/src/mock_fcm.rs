@@ -2,8 +2,7 @@
 //! assertion verified against the service account's public key) and
 //! `POST /v1/projects/<project>/messages:send` (bearer checked, body shape checked).
 
-use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
@@ -12,6 +11,7 @@ use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use axum::Router;
 
+use super::oauth_mock::{AccessTokens, Form};
 use super::server::{self, MockBase, Recorder, Replies};
 use super::{Reply, TestCa};
 
@@ -52,8 +52,7 @@ struct Shared {
     base: Mutex<String>,
     replies: Arc<Replies>,
     recorder: Recorder<FcmRequest>,
-    issued: Mutex<HashSet<String>>,
-    token_requests: AtomicUsize,
+    tokens: AccessTokens,
     expires_in: AtomicU64,
 }
 
@@ -80,8 +79,7 @@ impl MockFcm {
             base: Mutex::new(String::new()),
             replies: Arc::new(Replies::default()),
             recorder: Recorder::new(),
-            issued: Mutex::new(HashSet::new()),
-            token_requests: AtomicUsize::new(0),
+            tokens: AccessTokens::default(),
             expires_in: AtomicU64::new(3600),
         });
         let router = Router::new().fallback(handle).with_state(shared.clone());
@@ -105,12 +103,12 @@ impl MockFcm {
 
     /// Forgets every issued access token: the next sends get 401 UNAUTHENTICATED.
     pub fn revoke_access_tokens(&self) {
-        lock(&self.shared.issued).clear();
+        self.shared.tokens.revoke_all();
     }
 
     /// OAuth exchanges served so far.
     pub fn token_requests(&self) -> usize {
-        self.shared.token_requests.load(Ordering::Relaxed)
+        self.shared.tokens.exchanges()
     }
 
     /// The next `messages:send` received, waiting for one.
@@ -204,10 +202,7 @@ async fn handle(
         problems: Vec::new(),
         received,
     };
-    let authorised = request
-        .access_token
-        .as_ref()
-        .is_some_and(|t| lock(&shared.issued).contains(t));
+    let authorised = shared.tokens.authorises(&headers);
     let reply = if !authorised {
         request.problems.push("unknown access token".into());
         unauthenticated()
@@ -226,30 +221,27 @@ async fn handle(
 
 /// The OAuth JWT bearer grant: form fields, then the assertion's signature and claims.
 fn token(shared: &Shared, body: &[u8]) -> Reply {
-    shared.token_requests.fetch_add(1, Ordering::Relaxed);
-    let form: Vec<(String, String)> = url_form(body);
-    let field = |name: &str| {
-        form.iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
+    let n = shared.tokens.count_exchange();
+    let form = Form::parse(body);
     let refuse = |why: &str| {
         Reply::json(
             400,
             serde_json::json!({"error": "invalid_grant", "error_description": why}).to_string(),
         )
     };
-    if field("grant_type") != Some(GRANT_TYPE) {
+    if form.field("grant_type") != Some(GRANT_TYPE) {
         return refuse("grant_type");
     }
     let audience = format!("{}/token", lock(&shared.base));
-    if let Err(why) = verify_assertion(field("assertion").unwrap_or(""), &shared.config, &audience)
-    {
+    if let Err(why) = verify_assertion(
+        form.field("assertion").unwrap_or(""),
+        &shared.config,
+        &audience,
+    ) {
         return refuse(&why);
     }
-    let n = shared.token_requests.load(Ordering::Relaxed);
     let access = format!("ya29.mock-{n}");
-    lock(&shared.issued).insert(access.clone());
+    shared.tokens.issue(&access);
     let expires_in = shared.expires_in.load(Ordering::Relaxed);
     Reply::json(
         200,
@@ -277,11 +269,6 @@ fn verify_assertion(jwt: &str, config: &MockFcmConfig, audience: &str) -> Result
         return Err("claims".into());
     }
     Ok(())
-}
-
-/// `application/x-www-form-urlencoded` pairs (empty when malformed).
-pub(crate) fn url_form(body: &[u8]) -> Vec<(String, String)> {
-    serde_urlencoded::from_bytes(body).unwrap_or_default()
 }
 
 /// §11.2: `message.token`, string-only `data` with `enc_payload` and `spns`, Android priority.

@@ -1,9 +1,7 @@
 //! A mock Huawei Push Kit: `POST /oauth2/v2/token` (client credentials) and
 //! `POST /v1/<app_id>/messages:send` (bearer and §11.3 body checked).
 
-use std::collections::HashSet;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -11,7 +9,7 @@ use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use axum::Router;
 
-use super::mock_fcm::url_form;
+use super::oauth_mock::{AccessTokens, Form};
 use super::server::{self, MockBase, Recorder, Replies};
 use super::{Reply, TestCa};
 
@@ -44,8 +42,7 @@ struct Shared {
     config: MockHmsConfig,
     replies: Arc<Replies>,
     recorder: Recorder<HmsRequest>,
-    issued: Mutex<HashSet<String>>,
-    token_requests: AtomicUsize,
+    tokens: AccessTokens,
 }
 
 /// A running mock; dropping it stops the server.
@@ -70,8 +67,7 @@ impl MockHms {
             config,
             replies: Arc::new(Replies::default()),
             recorder: Recorder::new(),
-            issued: Mutex::new(HashSet::new()),
-            token_requests: AtomicUsize::new(0),
+            tokens: AccessTokens::default(),
         });
         let router = Router::new().fallback(handle).with_state(shared.clone());
         let serving = server::serve(router, tls).await?;
@@ -88,7 +84,7 @@ impl MockHms {
 
     /// OAuth exchanges served so far.
     pub fn token_requests(&self) -> usize {
-        self.shared.token_requests.load(Ordering::Relaxed)
+        self.shared.tokens.exchanges()
     }
 
     /// The next `messages:send` received, waiting for one.
@@ -125,10 +121,6 @@ pub fn unavailable() -> Reply {
     Reply::json(503, "")
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 async fn handle(
     State(shared): State<Arc<Shared>>,
     uri: Uri,
@@ -150,7 +142,7 @@ async fn handle(
         body,
         problems: Vec::new(),
     };
-    let authorised = server::bearer(&headers).is_some_and(|t| lock(&shared.issued).contains(t));
+    let authorised = shared.tokens.authorises(&headers);
     let reply = if !authorised {
         request.problems.push("unknown access token".into());
         oauth_expired()
@@ -165,23 +157,18 @@ async fn handle(
 }
 
 fn token(shared: &Shared, body: &[u8]) -> Reply {
-    let n = shared.token_requests.fetch_add(1, Ordering::Relaxed) + 1;
-    let form = url_form(body);
-    let field = |name: &str| {
-        form.iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
+    let n = shared.tokens.count_exchange();
+    let form = Form::parse(body);
     let config = &shared.config;
-    if field("grant_type") != Some("client_credentials")
-        || field("client_id") != Some(config.app_id.as_str())
-        || field("client_secret") != Some(config.app_secret.as_str())
+    if form.field("grant_type") != Some("client_credentials")
+        || form.field("client_id") != Some(config.app_id.as_str())
+        || form.field("client_secret") != Some(config.app_secret.as_str())
     {
         let refused = serde_json::json!({"error": 1101, "error_description": "invalid client"});
         return Reply::json(400, refused.to_string());
     }
     let access = format!("hms-mock-{n}");
-    lock(&shared.issued).insert(access.clone());
+    shared.tokens.issue(&access);
     let reply =
         serde_json::json!({"access_token": access, "expires_in": 3600, "token_type": "Bearer"});
     Reply::json(200, reply.to_string())
