@@ -41,19 +41,155 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
 {{- end }}
 
+{{/* Where a service's Secret is mounted (the whole Secret: one file per key). */}}
+{{- define "relay.serviceSecretDir" -}}
+{{- printf "/secrets/services/%s" .name }}
+{{- end }}
+
+{{/* A volume name for a service's Secret. */}}
+{{- define "relay.serviceVolume" -}}
+{{- printf "service-%s" .name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* A relay key's values name: snake_case to lowerCamelCase (request_timeout_secs → requestTimeoutSecs). */}}
+{{- define "relay.valuesKey" -}}
+{{- $parts := splitList "_" . }}
+{{- first $parts }}{{ range rest $parts }}{{ title . }}{{ end }}
+{{- end }}
+
 {{/*
-"true" when some service needs a secret inside relay.toml itself (an HMS app_secret, an APNs
-certificate password): an init container then writes the final relay.toml from the ConfigMap.
+relay.toml, generated from config-keys.txt: the one list of relay keys this chart can render,
+`section.key` per line (`services.key` for [[services]] tables), in the order they are written.
+Each key takes, in this order, the value the chart sets itself (listeners, the data directory,
+the paths of mounted Secret files) or the values key of the same name in lowerCamelCase:
+config.<section>.<key> for sections, services[i].<key> for services. A key with neither is left
+out and the relay's default applies. Secrets are never values: they reach the relay as files
+(url_file, token_file, certificate_password_file, app_secret_file, key_file, …).
 */}}
-{{- define "relay.inlineSecrets" -}}
-{{- range .Values.services }}
-{{- if or (eq .kind "hms") (and (eq .kind "apns") (eq (default "token" .auth) "certificate")) }}true{{ end }}
+{{- define "relay.configToml" -}}
+{{- $root := . }}
+{{- $keys := list }}
+{{- range (.Files.Get "config-keys.txt" | splitList "\n") }}
+{{- $line := trim . }}
+{{- if and $line (not (hasPrefix "#" $line)) }}
+{{- if ne (len (splitList "." $line)) 2 }}
+{{- fail (printf "config-keys.txt: %q is not section.key" $line) }}
+{{- end }}
+{{- $keys = append $keys $line }}
+{{- end }}
+{{- end }}
+{{- if not $keys }}
+{{- fail "config-keys.txt is missing or empty" }}
+{{- end }}
+{{- /* Values the chart sets itself. */}}
+{{- $fixed := dict "api" (dict "listen" "0.0.0.0:8080") "admin" (dict "listen" "0.0.0.0:9090") }}
+{{- $_ := set $fixed "keys" (dict "dir" (ternary "/secrets/relay-keys" "/data/keys" (not (empty .Values.keys.existingSecret)))) }}
+{{- $_ = set $fixed "database" (dict "max_connections" .Values.database.maxConnections) }}
+{{- if .Values.database.existingSecret }}
+{{- $_ = set $fixed.database "url_file" (printf "/secrets/database/%s" .Values.database.urlKey) }}
+{{- else }}
+{{- $_ = set $fixed.database "url" "sqlite:///data/relay.db" }}
+{{- end }}
+{{- if .Values.admin.existingSecret }}
+{{- $_ = set $fixed.admin "token_file" (printf "/secrets/admin/%s" .Values.admin.tokenKey) }}
+{{- end }}
+{{- /* Sections, each written once, in the order config-keys.txt first names them. */}}
+{{- $config := .Values.config | default dict }}
+{{- $current := "" }}
+{{- $done := dict }}
+{{- range $entry := $keys }}
+{{- $section := first (splitList "." $entry) }}
+{{- $key := last (splitList "." $entry) }}
+{{- if ne $section "services" }}
+{{- if and (ne $section $current) (hasKey $done $section) }}
+{{- fail (printf "config-keys.txt: the keys of [%s] must be on consecutive lines" $section) }}
+{{- end }}
+{{- $given := get $config $section | default dict }}
+{{- $own := get $fixed $section | default dict }}
+{{- $name := include "relay.valuesKey" $key }}
+{{- $found := false }}
+{{- $value := "" }}
+{{- if hasKey $own $key }}
+{{- $found = true }}
+{{- $value = index $own $key }}
+{{- else if and (hasKey $given $name) (not (kindIs "invalid" (index $given $name))) }}
+{{- $found = true }}
+{{- $value = index $given $name }}
+{{- end }}
+{{- if $found }}
+{{- if ne $section $current }}
+{{- $current = $section }}
+{{- $_ := set $done $section true }}
+
+{{ printf "[%s]" $section }}
+{{- end }}
+{{ $key }} = {{ toJson $value }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- /* One [[services]] table per service. */}}
+{{- range $svc := .Values.services }}
+{{- $dir := include "relay.serviceSecretDir" $svc }}
+{{- $own := dict }}
+{{- if eq $svc.kind "apns" }}
+{{- if eq (default "token" $svc.auth) "certificate" }}
+{{- $_ := set $own "certificate_file" (printf "%s/certificate.p12" $dir) }}
+{{- $_ := set $own "certificate_password_file" (printf "%s/password" $dir) }}
+{{- else }}
+{{- $_ := set $own "key_file" (printf "%s/key.p8" $dir) }}
+{{- end }}
+{{- else if eq $svc.kind "fcm" }}
+{{- $_ := set $own "service_account_file" (printf "%s/service-account.json" $dir) }}
+{{- else if eq $svc.kind "hms" }}
+{{- $_ := set $own "app_secret_file" (printf "%s/app-secret" $dir) }}
+{{- end }}
+
+[[services]]
+{{- range $entry := $keys }}
+{{- if hasPrefix "services." $entry }}
+{{- $key := last (splitList "." $entry) }}
+{{- $name := include "relay.valuesKey" $key }}
+{{- if hasKey $own $key }}
+{{ $key }} = {{ index $own $key | toJson }}
+{{- else if and (hasKey $svc $name) (not (kindIs "invalid" (index $svc $name))) }}
+{{ $key }} = {{ index $svc $name | toJson }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- end }}
 {{- end }}
 
-{{/* Where a service's Secret is mounted. */}}
-{{- define "relay.serviceSecretDir" -}}
-{{- printf "/secrets/services/%s" .name }}
+{{/*
+checksum/secrets: changes when the pods must restart to read their Secrets again. It hashes the
+Secrets the pods mount (names and keys), secretsChecksum (set it to anything new, e.g. a hash of
+your Secrets, to roll the pods after changing a Secret's content) and, with lookupSecrets: true,
+the Secrets' data as read from the cluster at install/upgrade time (needs `get` on Secrets; under
+`helm template` and GitOps renderers the lookup finds nothing and only the rest counts).
+*/}}
+{{- define "relay.secretsChecksum" -}}
+{{- $refs := list }}
+{{- with .Values.database.existingSecret }}
+{{- $refs = append $refs (dict "secret" . "keys" (list $.Values.database.urlKey)) }}
+{{- end }}
+{{- with .Values.admin.existingSecret }}
+{{- $refs = append $refs (dict "secret" . "keys" (list $.Values.admin.tokenKey)) }}
+{{- end }}
+{{- with .Values.keys.existingSecret }}
+{{- $refs = append $refs (dict "secret" . "keys" (list "onion.key" "swarm.key" "storage.key")) }}
+{{- end }}
+{{- range .Values.services }}
+{{- if .existingSecret }}
+{{- $refs = append $refs (dict "secret" .existingSecret "service" .name) }}
+{{- end }}
+{{- end }}
+{{- $data := list }}
+{{- if .Values.lookupSecrets }}
+{{- range $refs }}
+{{- $found := lookup "v1" "Secret" $.Release.Namespace .secret }}
+{{- $data = append $data (dict "secret" .secret "data" (get ($found | default dict) "data")) }}
+{{- end }}
+{{- end }}
+{{- dict "refs" $refs "secretsChecksum" .Values.secretsChecksum "data" $data | toJson | sha256sum }}
 {{- end }}
 
 {{/* Refuses value combinations the schema cannot express. */}}
@@ -74,6 +210,13 @@ certificate password): an init container then writes the final relay.toml from t
 {{- if and (ne .kind "log") (not .existingSecret) }}
 {{- fail (printf "services[%s]: kind %s needs existingSecret" .name .kind) }}
 {{- end }}
+{{- end }}
+{{- $cluster := .Values.config.cluster | default dict }}
+{{- if and $cluster.enabled (not .Values.database.existingSecret) }}
+{{- fail "config.cluster.enabled needs Postgres: set database.existingSecret" }}
+{{- end }}
+{{- if and (gt (int $replicas) 1) $cluster.nodeId }}
+{{- fail "config.cluster.nodeId must be unique per replica: leave it empty (each pod uses its own name)" }}
 {{- end }}
 {{- end }}
 
