@@ -379,7 +379,7 @@ fn data_points(dom: &str, id: &str) -> Option<u64> {
     value.parse().ok()
 }
 
-
+#[cfg_attr(not(prereq_chromium), ignore = "needs Chromium at /usr/bin/chromium")]
 #[tokio::test]
 async fn status_page_draws_charts_in_headless_chromium() -> anyhow::Result<()> {
     let chromium = std::path::Path::new("/usr/bin/chromium");

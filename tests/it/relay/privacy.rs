@@ -95,12 +95,10 @@ fn no_log_event_has_a_message_field() -> anyhow::Result<()> {
             } else if path.extension().is_some_and(|e| e == "rs") {
                 let text = std::fs::read_to_string(&path)?;
                 for (i, line) in text.lines().enumerate() {
-                    let field = line
-                        .split(|c: char| c == '(' || c == ',')
-                        .any(|part| {
-                            let part = part.trim_start();
-                            part.starts_with("message = %") || part.starts_with("message = ?")
-                        });
+                    let field = line.split(|c: char| c == '(' || c == ',').any(|part| {
+                        let part = part.trim_start();
+                        part.starts_with("message = %") || part.starts_with("message = ?")
+                    });
                     if field {
                         out.push(format!("{}:{}: {}", path.display(), i + 1, line.trim()));
                     }
@@ -114,6 +112,9 @@ fn no_log_event_has_a_message_field() -> anyhow::Result<()> {
     for dir in ["crates/relay/src", "crates/devnet/src", "src"] {
         walk(&root.join(dir), &mut found)?;
     }
-    assert!(found.is_empty(), "a `message` field in a log event: {found:#?}");
+    assert!(
+        found.is_empty(),
+        "a `message` field in a log event: {found:#?}"
+    );
     Ok(())
 }
