@@ -203,11 +203,14 @@ fn log_summary(config: &Config) {
     } else {
         "postgres"
     };
-    let services: Vec<String> = config
+    let mut services: Vec<String> = config
         .services
         .iter()
         .map(|s| format!("{}({})", s.name(), s.kind()))
         .collect();
+    if services.is_empty() {
+        services.push("none".into());
+    }
     let swarm = if config.swarm.oxend.is_empty() {
         "off"
     } else {

@@ -95,7 +95,7 @@ fn no_log_event_has_a_message_field() -> anyhow::Result<()> {
             } else if path.extension().is_some_and(|e| e == "rs") {
                 let text = std::fs::read_to_string(&path)?;
                 for (i, line) in text.lines().enumerate() {
-                    let field = line.split(|c: char| c == '(' || c == ',').any(|part| {
+                    let field = line.split(['(', ',']).any(|part| {
                         let part = part.trim_start();
                         part.starts_with("message = %") || part.starts_with("message = ?")
                     });

@@ -62,7 +62,7 @@ impl Delivery {
         }
     }
 
-    /// Running totals for `/stats` (live while the task runs).
+    /// Running totals of this instance (live while the task runs); not what `/stats` serves.
     pub fn stats(&self) -> Arc<DeliveryStats> {
         self.stats.clone()
     }
