@@ -39,11 +39,14 @@ enum Command {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
-    /// Validate a configuration file and exit.
+    /// Validate a configuration file (and the SPR_* environment) and exit.
     CheckConfig {
         /// TOML configuration file.
+        #[arg(long, required_unless_present = "list_keys")]
+        config: Option<PathBuf>,
+        /// Print every configuration key the relay accepts, one per line, and exit.
         #[arg(long)]
-        config: PathBuf,
+        list_keys: bool,
     },
 }
 
@@ -54,7 +57,15 @@ fn main() -> ExitCode {
         #[cfg(feature = "devnet")]
         Command::Devnet(args) => devnet_command::run(args),
         Command::Keygen { dir } => keygen(dir),
-        Command::CheckConfig { config } => match Config::load(Some(&config)) {
+        Command::CheckConfig {
+            list_keys: true, ..
+        } => {
+            for key in Config::keys() {
+                println!("{key}");
+            }
+            ExitCode::SUCCESS
+        }
+        Command::CheckConfig { config, .. } => match Config::load(config.as_deref()) {
             Ok(_) => {
                 println!("configuration ok");
                 ExitCode::SUCCESS

@@ -28,17 +28,108 @@ fn swarm_status(loaded: bool, swarms: usize, connected: usize) -> SwarmStatus {
 #[tokio::test]
 async fn metrics_lists_every_name_from_the_start() {
     let st = state(FakeStore::new(&[]), None, "");
+    names::init_services(["svc-from-start"]);
     let (status, text) = get(&router(&st), "/metrics", &[]).await;
     assert_eq!(status, StatusCode::OK);
-    for name in NAMES {
-        let present = text.lines().any(|l| {
-            l.strip_prefix(name)
-                .is_some_and(|rest| rest.starts_with([' ', '{']) || rest.starts_with("_bucket"))
-        });
-        assert!(present, "{name} missing from /metrics:\n{text}");
+    let series = |name: &str| -> Vec<&str> {
+        text.lines()
+            .filter(|l| {
+                l.strip_prefix(name)
+                    .is_some_and(|rest| rest.starts_with([' ', '{']) || rest.starts_with("_bucket"))
+            })
+            .collect()
+    };
+    for m in names::METRICS {
+        let lines = series(m.name);
+        let expected = !matches!(m.init, names::Init::OnEmit | names::Init::WhenKnown);
+        if expected {
+            assert!(
+                !lines.is_empty(),
+                "{} missing from /metrics:\n{text}",
+                m.name
+            );
+        }
+        // A labelled metric never has an unlabelled series (only `le` on buckets).
+        if !m.labels.is_empty() {
+            for line in lines {
+                let labels = line.split_once('{').map_or("", |(_, rest)| rest);
+                assert!(
+                    m.labels.iter().any(|l| labels.contains(&format!("{l}=\""))),
+                    "unlabelled series of {}: {line}",
+                    m.name
+                );
+            }
+        }
     }
+    for name in [
+        names::SUBSCRIPTIONS,
+        names::PUSH_QUEUE_DEPTH,
+        names::BREAKER_OPEN,
+    ] {
+        assert!(
+            text.contains(&format!("{name}{{service=\"svc-from-start\"}} 0")),
+            "{name} not initialised for the configured service:\n{text}"
+        );
+    }
+    assert!(text.contains(&format!(
+        "relay_build_info{{version=\"{}\"}} 1",
+        env!("CARGO_PKG_VERSION")
+    )));
     assert!(text.contains("# TYPE relay_end_to_end_seconds histogram"));
     assert!(text.contains("le=\"0.0005\"") && text.contains("le=\"30\""));
+}
+
+#[test]
+fn readme_metrics_table_is_the_generated_one() -> anyhow::Result<()> {
+    let readme = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"),
+    )?;
+    let begin = "<!-- metrics table: generated from admin::metrics::METRICS -->\n";
+    let end = "<!-- end of metrics table -->";
+    let start = readme
+        .find(begin)
+        .expect("README has the metrics table marker")
+        + begin.len();
+    let stop = start + readme[start..].find(end).expect("end marker");
+    let expected = names::markdown_table();
+    assert!(
+        readme[start..stop] == expected,
+        "README metrics table is stale; replace it with:\n{expected}"
+    );
+    // Every metric name quoted in the README (`relay_…`, outside the table too) is exported.
+    for (at, _) in readme.match_indices("`relay_") {
+        let quoted = &readme[at + 1..];
+        let word = quoted
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .next();
+        let Some(word) = word.filter(|w| w.starts_with("relay_") && w.len() > 6) else {
+            continue;
+        };
+        let base = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|s| word.strip_suffix(s).filter(|b| NAMES.contains(b)))
+            .unwrap_or(word);
+        assert!(
+            NAMES.contains(&base),
+            "README names {word}, which is not exported"
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn ready_is_503_when_no_push_service_is_configured() {
+    let mut st = state(FakeStore::new(&[]), None, "");
+    st.push_services = Some(0);
+    let (status, body) = get_json(&router(&st), "/health/ready", &[]).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["database"], "ok");
+    let why = body["services"].as_str().unwrap();
+    assert!(why.contains("no push service configured"), "{why}");
+    st.push_services = Some(2);
+    let (status, body) = get_json(&router(&st), "/health/ready", &[]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["services"], "ok");
 }
 
 #[tokio::test]
@@ -288,6 +379,7 @@ fn data_points(dom: &str, id: &str) -> Option<u64> {
     value.parse().ok()
 }
 
+#[cfg_attr(not(prereq_chromium), ignore = "needs Chromium at /usr/bin/chromium")]
 #[tokio::test]
 async fn status_page_draws_charts_in_headless_chromium() -> anyhow::Result<()> {
     let chromium = std::path::Path::new("/usr/bin/chromium");

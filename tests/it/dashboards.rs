@@ -135,3 +135,32 @@ fn alert_rules_use_only_exported_metrics() -> anyhow::Result<()> {
     assert!(used.iter().any(|u| u == "relay_ready"));
     Ok(())
 }
+
+/// The chart renders every key the relay accepts: its list (one key per line, as printed by
+/// `session-push-relay check-config --list-keys`; `#` comments and blank lines ignored) equals
+/// `Config::keys()`.
+#[test]
+#[cfg_attr(
+    not(prereq_chart_keys),
+    ignore = "helm/session-push-relay/config-keys.txt is absent (the chart's key list)"
+)]
+fn chart_key_list_matches_the_relay() -> anyhow::Result<()> {
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("helm/session-push-relay/config-keys.txt");
+    let text = std::fs::read_to_string(&path)?;
+    let chart: std::collections::BTreeSet<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    let keys = relay::config::Config::keys();
+    let relay: std::collections::BTreeSet<&str> = keys.iter().map(String::as_str).collect();
+    let missing: Vec<_> = relay.difference(&chart).collect();
+    let unknown: Vec<_> = chart.difference(&relay).collect();
+    assert!(
+        missing.is_empty() && unknown.is_empty(),
+        "{}: missing keys {missing:?}, keys the relay does not accept {unknown:?}",
+        path.display()
+    );
+    Ok(())
+}

@@ -98,6 +98,10 @@ fn a_short_run_delivers_every_message_once_and_reports_it() {
     check_report(&report, "sqlite");
 }
 
+#[cfg_attr(
+    not(prereq_postgres),
+    ignore = "needs TEST_POSTGRES_URL (a Postgres server); README \"Testing\""
+)]
 #[tokio::test]
 async fn with_config_it_uses_the_postgres_database_of_the_file() {
     db::run(Backend::Postgres, |db| async move {

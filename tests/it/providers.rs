@@ -205,6 +205,27 @@ async fn fcm_two_sends_share_one_oauth_exchange() {
 }
 
 #[tokio::test]
+async fn fcm_exports_the_access_token_expiry_under_its_own_name() {
+    use crate::support::metrics;
+    use relay::admin::metrics as names;
+    metrics::install();
+    let s = fcm().await;
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    assert_eq!(
+        s.notifier.send(&push("firebase", FCM_TOKEN)).await,
+        Verdict::Delivered
+    );
+    let service = [("service", "firebase")];
+    let token_expiry = metrics::value(names::OAUTH_TOKEN_EXPIRY, &service).unwrap();
+    assert!(token_expiry > before, "the hourly access token's expiry");
+    // The service-account key has no known expiry: no credential expiry, not the token's.
+    assert_eq!(metrics::value(names::CREDENTIAL_EXPIRY, &service), None);
+}
+
+#[tokio::test]
 async fn fcm_token_is_renewed_within_five_minutes_of_expiry() {
     let s = fcm().await;
     // A token that expires in 299 s is already inside the renewal margin.

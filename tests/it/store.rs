@@ -34,6 +34,7 @@ macro_rules! conformance {
         mod postgres {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[cfg_attr(not(prereq_postgres), ignore = "needs TEST_POSTGRES_URL (a Postgres server); README \"Testing\"")]
                 async fn $case() -> anyhow::Result<()> {
                     crate::support::db::run(super::Backend::Postgres, super::$case).await
                 }

@@ -436,6 +436,10 @@ mod interop {
     }
 
     #[tokio::test]
+    #[cfg_attr(
+        not(prereq_pyzmq),
+        ignore = "needs python3 with pyzmq and pynacl (pip install pyzmq pynacl)"
+    )]
     async fn pyzmq_storage_server_hello_monitor_and_notify() {
         if !python_ready() {
             return;

@@ -39,7 +39,16 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(15);
 /// with SIGTERM).
 pub async fn run(config: Config) -> anyhow::Result<()> {
     crypto::init()?;
+    let missing = missing_key_files(&config.keys.dir);
     let keys = RelayKeys::load_or_create(&config.keys.dir)?;
+    if !missing.is_empty() {
+        tracing::warn!(
+            dir = %config.keys.dir.display(),
+            files = %missing.join(","),
+            "created new key files: back them up (losing them changes the onion public key and \
+             makes stored device tokens unreadable)"
+        );
+    }
     let api_listener = TcpListener::bind(config.api.listen)
         .await
         .with_context(|| format!("cannot bind api.listen {}", config.api.listen))?;
@@ -66,7 +75,20 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     // First, so every series other modules emit lands in the recorder.
     admin::metrics::install()?;
+    admin::metrics::init_services(config.services.iter().map(|s| s.name()));
     crypto::init()?;
+    if !config.ignored_env.is_empty() {
+        tracing::debug!(
+            variables = %config.ignored_env.join(","),
+            "ignored SPR_* environment variables that are not SPR_<SECTION>__<KEY>"
+        );
+    }
+    if config.services.is_empty() {
+        tracing::warn!(
+            "no push service configured ([[services]]): every subscribe fails and \
+             /health/ready answers 503"
+        );
+    }
     tracing::info!(onion_pubkey = %hex::encode(keys.onion.public()), "onion public key");
     let store = store::open(
         config.database.url.expose(),
@@ -134,7 +156,8 @@ pub async fn serve(
         .instrument(tracing::info_span!("store.expiry")),
     );
 
-    let admin_state = AdminState::new(store.clone(), swarm_status, config.admin.token.clone())?;
+    let mut admin_state = AdminState::new(store.clone(), swarm_status, config.admin.token.clone())?;
+    admin_state.push_services = Some(config.services.len());
     let sampler = admin::Sampler::new(&admin_state, admin::SAMPLE_INTERVAL);
     tracker.spawn(
         sampler
@@ -151,11 +174,7 @@ pub async fn serve(
     };
     // Start-up is complete: listeners bound and the store open (sd_notify READY=1).
     systemd::announce_ready(&shutdown);
-    tracing::info!(
-        api = %config.api.listen,
-        admin = %config.admin.listen,
-        "relay ready"
-    );
+    log_summary(&config);
     let api_router = api::router(state).layer(axum::middleware::from_fn(logging::request_span));
     let api = axum::serve(api_listener, api_router)
         .with_graceful_shutdown(shutdown.clone().cancelled_owned())
@@ -175,6 +194,46 @@ pub async fn serve(
     }
     served?;
     Ok(())
+}
+
+/// The one start-up summary line: what an operator checks first.
+fn log_summary(config: &Config) {
+    let url = config.database.url.expose();
+    let database = if url.starts_with("sqlite:") {
+        "sqlite"
+    } else {
+        "postgres"
+    };
+    let mut services: Vec<String> = config
+        .services
+        .iter()
+        .map(|s| format!("{}({})", s.name(), s.kind()))
+        .collect();
+    if services.is_empty() {
+        services.push("none".into());
+    }
+    let swarm = if config.swarm.oxend.is_empty() {
+        "off"
+    } else {
+        config.swarm.oxend.as_str()
+    };
+    tracing::info!(
+        api = %config.api.listen,
+        admin = %config.admin.listen,
+        database,
+        services = %services.join(","),
+        swarm,
+        status_page = %format!("http://{}/", config.admin.listen),
+        "relay ready"
+    );
+}
+
+/// Key files of `dir` that do not exist yet (they are created on start).
+fn missing_key_files(dir: &std::path::Path) -> Vec<&'static str> {
+    ["onion.key", "swarm.key", "storage.key"]
+        .into_iter()
+        .filter(|name| !dir.join(name).exists())
+        .collect()
 }
 
 /// Resolves on the first SIGINT or SIGTERM.

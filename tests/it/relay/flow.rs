@@ -246,6 +246,10 @@ async fn main_flow_on_sqlite() {
     net.shutdown().await.unwrap();
 }
 
+#[cfg_attr(
+    not(prereq_postgres),
+    ignore = "needs TEST_POSTGRES_URL (a Postgres server); README \"Testing\""
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn main_flow_on_postgres() {
     db::run(Backend::Postgres, |db| async move {

@@ -18,6 +18,10 @@ async fn ready_once_the_node_list_is_loaded_and_swarms_are_connected() {
     net.shutdown().await.unwrap();
 }
 
+#[cfg_attr(
+    not(prereq_postgres),
+    ignore = "needs TEST_POSTGRES_URL (a Postgres server); README \"Testing\""
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn not_ready_naming_the_database_once_it_is_gone() {
     db::run(Backend::Postgres, |db| async move {

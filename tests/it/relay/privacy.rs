@@ -82,3 +82,39 @@ async fn logs_of_the_full_flow_name_no_secret() {
         }
     }
 }
+
+/// A `message` field would be a second `"message"` key beside the event's text in JSON logs
+/// (`[log] format = "json"`): no tracing call in the relay or devnet names a field `message`.
+#[test]
+fn no_log_event_has_a_message_field() -> anyhow::Result<()> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<String>) -> std::io::Result<()> {
+        for entry in std::fs::read_dir(dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                walk(&path, out)?;
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path)?;
+                for (i, line) in text.lines().enumerate() {
+                    let field = line.split(['(', ',']).any(|part| {
+                        let part = part.trim_start();
+                        part.starts_with("message = %") || part.starts_with("message = ?")
+                    });
+                    if field {
+                        out.push(format!("{}:{}: {}", path.display(), i + 1, line.trim()));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut found = Vec::new();
+    for dir in ["crates/relay/src", "crates/devnet/src", "src"] {
+        walk(&root.join(dir), &mut found)?;
+    }
+    assert!(
+        found.is_empty(),
+        "a `message` field in a log event: {found:#?}"
+    );
+    Ok(())
+}

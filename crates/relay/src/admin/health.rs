@@ -28,6 +28,9 @@ pub struct Readiness {
     /// Node list and swarm connectivity; absent when no swarm source is configured.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub swarm: Option<String>,
+    /// At least one push service configured; absent when not checked (tests of other parts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub services: Option<String>,
 }
 
 const OK: &str = "ok";
@@ -35,7 +38,9 @@ const OK: &str = "ok";
 impl Readiness {
     /// Whether every check passed.
     pub fn ready(&self) -> bool {
-        self.database == OK && self.swarm.as_deref().is_none_or(|s| s == OK)
+        self.database == OK
+            && self.swarm.as_deref().is_none_or(|s| s == OK)
+            && self.services.as_deref().is_none_or(|s| s == OK)
     }
 }
 
@@ -43,6 +48,7 @@ impl Readiness {
 pub(crate) async fn check(
     store: &dyn Store,
     swarm: Option<&watch::Receiver<SwarmStatus>>,
+    push_services: Option<usize>,
 ) -> Readiness {
     let database = match tokio::time::timeout(DB_TIMEOUT, store.ping()).await {
         Ok(Ok(())) => OK.to_string(),
@@ -50,7 +56,15 @@ pub(crate) async fn check(
         Err(_) => format!("failing: no answer within {} s", DB_TIMEOUT.as_secs()),
     };
     let swarm = swarm.map(|rx| swarm_check(&rx.borrow()));
-    Readiness { database, swarm }
+    let services = push_services.map(|n| match n {
+        0 => "failing: no push service configured ([[services]])".to_string(),
+        _ => OK.to_string(),
+    });
+    Readiness {
+        database,
+        swarm,
+        services,
+    }
 }
 
 fn swarm_check(status: &SwarmStatus) -> String {
@@ -74,7 +88,12 @@ pub(super) async fn live() -> &'static str {
 
 /// `GET /health/ready`: 200 with every check "ok", else 503 with the same JSON.
 pub(super) async fn ready(State(state): State<AdminState>) -> Response {
-    let readiness = check(state.store.as_ref(), state.swarm.as_ref()).await;
+    let readiness = check(
+        state.store.as_ref(),
+        state.swarm.as_ref(),
+        state.push_services,
+    )
+    .await;
     let status = if readiness.ready() {
         StatusCode::OK
     } else {
@@ -110,7 +129,12 @@ mod tests {
         let mut r = Readiness {
             database: OK.into(),
             swarm: None,
+            services: None,
         };
+        assert!(r.ready());
+        r.services = Some("failing: no push service configured ([[services]])".into());
+        assert!(!r.ready());
+        r.services = Some(OK.into());
         assert!(r.ready());
         r.swarm = Some("failing: node list not loaded".into());
         assert!(!r.ready());

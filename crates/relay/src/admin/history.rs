@@ -103,7 +103,12 @@ impl Sampler {
         let state = &self.state;
         // Drains histogram samples into buckets; the exporter leaves this to its owner.
         state.prometheus.run_upkeep();
-        let readiness = health::check(state.store.as_ref(), state.swarm.as_ref()).await;
+        let readiness = health::check(
+            state.store.as_ref(),
+            state.swarm.as_ref(),
+            state.push_services,
+        )
+        .await;
         metrics::gauge!(names::READY).set(if readiness.ready() { 1.0 } else { 0.0 });
         let swarm = state.swarm.as_ref().map(|rx| rx.borrow().clone());
         if let Some(s) = &swarm {

@@ -1,8 +1,9 @@
 //! The Prometheus recorder, the names of every relay metric, and `GET /metrics`.
 //!
-//! Other modules emit with the `metrics` macros (`metrics::counter!(PUSH_TOTAL, "service" =>
-//! name, "result" => "delivered")`); this file installs the recorder they write to, once per
-//! process, and makes every name visible from the first scrape.
+//! Every metric name lives here, once, in [`METRICS`] (the `metric_table!` below): other modules
+//! emit with the `metrics` macros and these constants (`metrics::counter!(PUSH_TOTAL, "service"
+//! => name, "result" => "delivered")`), never a string literal. This file also installs the
+//! recorder they write to, once per process.
 
 use std::sync::{Arc, OnceLock};
 
@@ -14,48 +15,158 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use super::{process, AdminError, AdminState};
 
-/// `relay_subscriptions{service}`: unexpired subscriptions (gauge).
-pub const SUBSCRIPTIONS: &str = "relay_subscriptions";
-/// `relay_subscribe_requests_total{endpoint,result}`: `/subscribe` and `/unsubscribe` replies.
-pub const SUBSCRIBE_REQUESTS: &str = "relay_subscribe_requests_total";
-/// `relay_onion_requests_total{enc_type,result}`: onion v4 requests.
-pub const ONION_REQUESTS: &str = "relay_onion_requests_total";
-/// `relay_swarm_nodes`: usable service nodes in the node list (gauge).
-pub const SWARM_NODES: &str = "relay_swarm_nodes";
-/// `relay_swarm_connections{state}`: connections to storage servers by state (gauge).
-pub const SWARM_CONNECTIONS: &str = "relay_swarm_connections";
-/// `relay_swarm_monitor_requests_total{result}`: `monitor.messages` requests sent.
-pub const SWARM_MONITOR_REQUESTS: &str = "relay_swarm_monitor_requests_total";
-/// `relay_swarm_notifications_total`: valid `notify.message` messages received.
-pub const SWARM_NOTIFICATIONS: &str = "relay_swarm_notifications_total";
-/// `relay_dedup_dropped_total`: notifications dropped as duplicates.
-pub const DEDUP_DROPPED: &str = "relay_dedup_dropped_total";
-/// `relay_push_total{service,result}`: push outcomes; `result="delivered"` is success.
-pub const PUSH_TOTAL: &str = "relay_push_total";
-/// `relay_push_failures_total{service,reason}`: failed pushes by provider reason.
-pub const PUSH_FAILURES: &str = "relay_push_failures_total";
-/// `relay_push_duration_seconds{service}`: provider request latency (histogram).
-pub const PUSH_DURATION: &str = "relay_push_duration_seconds";
-/// `relay_push_queue_depth{service}`: pushes waiting in a service's queue (gauge).
-pub const PUSH_QUEUE_DEPTH: &str = "relay_push_queue_depth";
-/// `relay_push_queue_wait_seconds{service}`: time a push waited in its queue (histogram).
-pub const PUSH_QUEUE_WAIT: &str = "relay_push_queue_wait_seconds";
-/// `relay_end_to_end_seconds`: notify received → provider accepted (histogram).
-pub const END_TO_END: &str = "relay_end_to_end_seconds";
-/// `relay_tokens_removed_total{service,reason}`: device tokens deleted after a provider verdict.
-pub const TOKENS_REMOVED: &str = "relay_tokens_removed_total";
-/// `relay_breaker_open{service}`: 1 while a service's circuit breaker is open (gauge).
-pub const BREAKER_OPEN: &str = "relay_breaker_open";
-/// `relay_credential_expiry_timestamp_seconds{service}`: when credentials expire, Unix seconds;
-/// 0 means unknown (gauge).
-pub const CREDENTIAL_EXPIRY: &str = "relay_credential_expiry_timestamp_seconds";
-/// `relay_swarms`: valid swarms in the node list (gauge, set by the admin sampler from
-/// `SwarmStatus`).
-pub const SWARMS: &str = "relay_swarms";
-/// `relay_swarms_connected`: swarms with at least one connected member (gauge, as above).
-pub const SWARMS_CONNECTED: &str = "relay_swarms_connected";
-/// `relay_ready`: 1 while `/health/ready` would answer 200 (gauge, for alerts).
-pub const READY: &str = "relay_ready";
+/// What kind of series a metric is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Only goes up.
+    Counter,
+    /// Goes up and down.
+    Gauge,
+    /// Buckets, sum and count (seconds).
+    Histogram,
+}
+
+/// When a metric's series first appear in `/metrics`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Init {
+    /// Unlabelled, at 0 from the first scrape.
+    Zero,
+    /// One series per configured service ([`init_services`]); `relay_push_total` with
+    /// `result="delivered"`.
+    PerService,
+    /// When first emitted (its labels come from a closed set seen at run time).
+    OnEmit,
+    /// Only while the value is known (absent = unknown).
+    WhenKnown,
+    /// Constant 1, from the first scrape.
+    Info,
+    /// Read from `/proc` at each scrape (Linux).
+    Scrape,
+}
+
+/// One metric the relay exports.
+#[derive(Clone, Copy, Debug)]
+pub struct Metric {
+    /// Full name.
+    pub name: &'static str,
+    /// Series type.
+    pub kind: Kind,
+    /// Label names, in order.
+    pub labels: &'static [&'static str],
+    /// When its series appear.
+    pub init: Init,
+    /// `# HELP` text and the README's "meaning".
+    pub help: &'static str,
+}
+
+/// Declares every metric once: the name constant, and its row in [`METRICS`] and [`NAMES`].
+macro_rules! metric_table {
+    ($( $(#[$doc:meta])* $id:ident = $name:expr, $kind:ident, [$($label:literal),*], $init:ident,
+        $help:literal; )*) => {
+        $( $(#[$doc])* pub const $id: &str = $name; )*
+
+        /// Every metric the relay exports: the one list that emit sites, `/metrics`, the README
+        /// table, the dashboard and the alert rules are checked against.
+        pub const METRICS: &[Metric] = &[$(
+            Metric { name: $id, kind: Kind::$kind, labels: &[$($label),*], init: Init::$init,
+                help: $help },
+        )*];
+
+        /// The names of [`METRICS`].
+        pub const NAMES: &[&str] = &[$($id,)*];
+    };
+}
+
+metric_table! {
+    /// `relay_build_info{version}`: constant 1; the version label is the relay's.
+    BUILD_INFO = "relay_build_info", Gauge, ["version"], Info,
+        "Constant 1; the version label is the running relay's version.";
+    /// `relay_subscriptions{service}`: unexpired subscriptions (gauge).
+    SUBSCRIPTIONS = "relay_subscriptions", Gauge, ["service"], PerService,
+        "Unexpired subscriptions per service.";
+    /// `relay_subscribe_requests_total{endpoint,result}`: `/subscribe` and `/unsubscribe` replies.
+    SUBSCRIBE_REQUESTS = "relay_subscribe_requests_total", Counter, ["endpoint", "result"], OnEmit,
+        "Subscribe and unsubscribe replies; success is result added, updated, removed or not_found.";
+    /// `relay_onion_requests_total{enc_type,result}`: onion v4 requests.
+    ONION_REQUESTS = "relay_onion_requests_total", Counter, ["enc_type", "result"], OnEmit,
+        "Onion v4 requests by encryption type and result.";
+    /// `relay_swarm_nodes`: usable service nodes in the node list (gauge).
+    SWARM_NODES = "relay_swarm_nodes", Gauge, [], Zero,
+        "Usable service nodes in the node list.";
+    /// `relay_swarm_connections{state}`: connections to storage servers by state (gauge).
+    SWARM_CONNECTIONS = "relay_swarm_connections", Gauge, ["state"], OnEmit,
+        "Connections to storage servers by state (connected, connecting, cooldown).";
+    /// `relay_swarm_monitor_requests_total{result}`: `monitor.messages` requests sent.
+    SWARM_MONITOR_REQUESTS = "relay_swarm_monitor_requests_total", Counter, ["result"], OnEmit,
+        "monitor.messages requests sent, by result.";
+    /// `relay_swarm_monitor_item_failures_total{errcode}`: accounts a storage server refused in
+    /// a `monitor.messages` reply.
+    SWARM_MONITOR_ITEM_FAILURES = "relay_swarm_monitor_item_failures_total", Counter, ["errcode"],
+        OnEmit, "Accounts a storage server refused in a monitor.messages reply, by error code.";
+    /// `relay_swarm_notifications_total`: valid `notify.message` messages received.
+    SWARM_NOTIFICATIONS = "relay_swarm_notifications_total", Counter, [], Zero,
+        "Valid notify.message messages received.";
+    /// `relay_swarm_notifications_dropped_total{reason}`: notifications dropped on intake.
+    SWARM_NOTIFICATIONS_DROPPED = "relay_swarm_notifications_dropped_total", Counter, ["reason"],
+        OnEmit, "Notifications dropped on intake (malformed, queue_full).";
+    /// `relay_swarms`: valid swarms in the node list (gauge, set by the admin sampler).
+    SWARMS = "relay_swarms", Gauge, [], Zero,
+        "Valid swarms in the node list.";
+    /// `relay_swarms_connected`: swarms with at least one connected member (gauge).
+    SWARMS_CONNECTED = "relay_swarms_connected", Gauge, [], Zero,
+        "Swarms with at least one connected member.";
+    /// `relay_dedup_dropped_total`: notifications dropped as duplicates.
+    DEDUP_DROPPED = "relay_dedup_dropped_total", Counter, [], Zero,
+        "Notifications dropped as duplicates.";
+    /// `relay_push_total{service,result}`: push outcomes; `result="delivered"` is success.
+    PUSH_TOTAL = "relay_push_total", Counter, ["service", "result"], PerService,
+        "Push outcomes per service; result delivered is success.";
+    /// `relay_push_failures_total{service,reason}`: failed pushes by provider reason.
+    PUSH_FAILURES = "relay_push_failures_total", Counter, ["service", "reason"], OnEmit,
+        "Failed pushes per service and provider reason.";
+    /// `relay_push_duration_seconds{service}`: provider request latency (histogram).
+    PUSH_DURATION = "relay_push_duration_seconds", Histogram, ["service"], PerService,
+        "Provider request latency.";
+    /// `relay_push_queue_depth{service}`: pushes waiting in a service's queue (gauge).
+    PUSH_QUEUE_DEPTH = "relay_push_queue_depth", Gauge, ["service"], PerService,
+        "Pushes waiting in a service's queue.";
+    /// `relay_push_queue_wait_seconds{service}`: time a push waited in its queue (histogram).
+    PUSH_QUEUE_WAIT = "relay_push_queue_wait_seconds", Histogram, ["service"], PerService,
+        "Time pushes waited in their service's queue.";
+    /// `relay_end_to_end_seconds`: notify received → provider accepted (histogram).
+    END_TO_END = "relay_end_to_end_seconds", Histogram, [], Zero,
+        "Notify received to provider accepted.";
+    /// `relay_tokens_removed_total{service,reason}`: device tokens deleted after a verdict.
+    TOKENS_REMOVED = "relay_tokens_removed_total", Counter, ["service", "reason"], OnEmit,
+        "Device tokens deleted after a provider verdict.";
+    /// `relay_breaker_open{service}`: 1 while a service's circuit breaker is open (gauge).
+    BREAKER_OPEN = "relay_breaker_open", Gauge, ["service"], PerService,
+        "1 while a service's circuit breaker is open.";
+    /// `relay_credential_expiry_timestamp_seconds{service}`: when the long-lived credential
+    /// expires (an APNs certificate's notAfter), Unix seconds; absent when it has no known
+    /// expiry (APNs .p8 key, FCM service-account key, HMS app secret).
+    CREDENTIAL_EXPIRY = "relay_credential_expiry_timestamp_seconds", Gauge, ["service"], WhenKnown,
+        "When a service's long-lived credential expires (certificate notAfter), Unix seconds; absent when unknown.";
+    /// `relay_oauth_token_expiry_timestamp_seconds{service}`: when the current OAuth access
+    /// token (FCM, HMS; renewed about hourly) expires, Unix seconds.
+    OAUTH_TOKEN_EXPIRY = "relay_oauth_token_expiry_timestamp_seconds", Gauge, ["service"],
+        WhenKnown, "When the current OAuth access token (renewed automatically) expires, Unix seconds.";
+    /// `relay_ready`: 1 while `/health/ready` would answer 200 (gauge, for alerts).
+    READY = "relay_ready", Gauge, [], Zero,
+        "1 while the relay is ready (database, swarm, a push service).";
+    /// `process_cpu_seconds_total`.
+    CPU_SECONDS = process::CPU_SECONDS, Counter, [], Scrape,
+        "User and system CPU time, seconds.";
+    /// `process_resident_memory_bytes`.
+    RESIDENT_MEMORY = process::RESIDENT_MEMORY, Gauge, [], Scrape,
+        "Resident memory, bytes.";
+    /// `process_open_fds`.
+    OPEN_FDS = process::OPEN_FDS, Gauge, [], Scrape,
+        "Open file descriptors.";
+    /// `process_start_time_seconds`.
+    START_TIME = process::START_TIME, Gauge, [], Scrape,
+        "Process start, Unix seconds.";
+}
 
 /// The `result` value of [`PUSH_TOTAL`] for a push the provider accepted.
 pub const RESULT_DELIVERED: &str = "delivered";
@@ -64,35 +175,6 @@ pub const RESULT_OK: &str = "ok";
 /// The `result` values of [`SUBSCRIBE_REQUESTS`] that mean success (subscribe: added or
 /// updated; unsubscribe: removed or not found, both answer `success: true`).
 pub const SUBSCRIBE_SUCCESS: &[&str] = &["added", "updated", "removed", "not_found"];
-
-/// Every metric the relay exports (process metrics are in `process.rs`); the dashboard and
-/// alert rules may use only these.
-pub const NAMES: &[&str] = &[
-    SUBSCRIPTIONS,
-    SUBSCRIBE_REQUESTS,
-    ONION_REQUESTS,
-    SWARM_NODES,
-    SWARM_CONNECTIONS,
-    SWARM_MONITOR_REQUESTS,
-    SWARM_NOTIFICATIONS,
-    DEDUP_DROPPED,
-    PUSH_TOTAL,
-    PUSH_FAILURES,
-    PUSH_DURATION,
-    PUSH_QUEUE_DEPTH,
-    PUSH_QUEUE_WAIT,
-    END_TO_END,
-    TOKENS_REMOVED,
-    BREAKER_OPEN,
-    CREDENTIAL_EXPIRY,
-    SWARMS,
-    SWARMS_CONNECTED,
-    READY,
-    process::CPU_SECONDS,
-    process::RESIDENT_MEMORY,
-    process::OPEN_FDS,
-    process::START_TIME,
-];
 
 /// Histogram buckets, seconds: push latency spans sub-millisecond mocks to 30 s timeouts.
 const BUCKETS: &[f64] = &[
@@ -116,90 +198,80 @@ pub fn install() -> Result<PrometheusHandle, AdminError> {
     installed.clone()
 }
 
-/// Creates every series without labels, so each name shows in `/metrics` from the start.
-/// Labelled series appear when first emitted; the unlabelled one stays at 0.
+/// Creates the unlabelled series ([`Init::Zero`]) at 0 and `relay_build_info`. Labelled
+/// series never get an unlabelled twin: they appear per service ([`init_services`]) or when
+/// first emitted.
 fn register() {
-    for name in [
-        SUBSCRIBE_REQUESTS,
-        ONION_REQUESTS,
-        SWARM_MONITOR_REQUESTS,
-        SWARM_NOTIFICATIONS,
-        DEDUP_DROPPED,
-        PUSH_TOTAL,
-        PUSH_FAILURES,
-        TOKENS_REMOVED,
-    ] {
-        metrics::counter!(name).absolute(0);
+    for m in METRICS {
+        match (m.init, m.kind) {
+            (Init::Zero, Kind::Counter) => metrics::counter!(m.name).absolute(0),
+            (Init::Zero, Kind::Gauge) => metrics::gauge!(m.name).set(0.0),
+            // Registering the handle is enough: the exporter renders empty buckets.
+            (Init::Zero, Kind::Histogram) => drop(metrics::histogram!(m.name)),
+            _ => {}
+        }
     }
-    for name in [
-        SUBSCRIPTIONS,
-        SWARM_NODES,
-        SWARM_CONNECTIONS,
-        PUSH_QUEUE_DEPTH,
-        BREAKER_OPEN,
-        CREDENTIAL_EXPIRY,
-        SWARMS,
-        SWARMS_CONNECTED,
-        READY,
-    ] {
-        metrics::gauge!(name).set(0.0);
-    }
-    for name in [PUSH_DURATION, PUSH_QUEUE_WAIT, END_TO_END] {
-        // Registering the handle is enough: the exporter renders empty buckets.
-        let _ = metrics::histogram!(name);
+    metrics::gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+}
+
+/// Creates the [`Init::PerService`] series of every configured service at 0, so rates and
+/// alerts see each service from the first scrape (`app` calls it at start).
+pub fn init_services<'a>(services: impl IntoIterator<Item = &'a str>) {
+    for service in services {
+        for m in METRICS.iter().filter(|m| m.init == Init::PerService) {
+            let service = service.to_owned();
+            match (m.kind, m.name) {
+                (Kind::Counter, PUSH_TOTAL) => {
+                    metrics::counter!(m.name, "service" => service, "result" => RESULT_DELIVERED)
+                        .absolute(0)
+                }
+                (Kind::Counter, _) => metrics::counter!(m.name, "service" => service).absolute(0),
+                (Kind::Gauge, _) => metrics::gauge!(m.name, "service" => service).set(0.0),
+                (Kind::Histogram, _) => drop(metrics::histogram!(m.name, "service" => service)),
+            }
+        }
     }
 }
 
 fn describe() {
-    describe_gauge!(SUBSCRIPTIONS, "Unexpired subscriptions per service.");
-    describe_counter!(SUBSCRIBE_REQUESTS, "Subscribe and unsubscribe replies.");
-    describe_counter!(ONION_REQUESTS, "Onion v4 requests by encryption type.");
-    describe_gauge!(SWARM_NODES, "Usable service nodes in the node list.");
-    describe_gauge!(
-        SWARM_CONNECTIONS,
-        "Connections to storage servers by state."
+    for m in METRICS {
+        match m.kind {
+            Kind::Counter => describe_counter!(m.name, m.help),
+            Kind::Gauge => describe_gauge!(m.name, m.help),
+            Kind::Histogram => describe_histogram!(m.name, Unit::Seconds, m.help),
+        }
+    }
+}
+
+/// The README's metrics table (section "Metrics" under "Observability"), generated from
+/// [`METRICS`]; a test keeps the README equal to it.
+pub fn markdown_table() -> String {
+    let mut out = String::from(
+        "| metric | type | labels | from the first scrape | meaning |\n|---|---|---|---|---|\n",
     );
-    describe_counter!(SWARM_MONITOR_REQUESTS, "monitor.messages requests sent.");
-    describe_counter!(
-        SWARM_NOTIFICATIONS,
-        "Valid notify.message messages received."
-    );
-    describe_counter!(DEDUP_DROPPED, "Notifications dropped as duplicates.");
-    describe_counter!(
-        PUSH_TOTAL,
-        "Push outcomes per service; delivered is success."
-    );
-    describe_counter!(
-        PUSH_FAILURES,
-        "Failed pushes per service and provider reason."
-    );
-    describe_histogram!(PUSH_DURATION, Unit::Seconds, "Provider request latency.");
-    describe_gauge!(PUSH_QUEUE_DEPTH, "Pushes waiting in a service's queue.");
-    describe_histogram!(
-        PUSH_QUEUE_WAIT,
-        Unit::Seconds,
-        "Time pushes waited in queue."
-    );
-    describe_histogram!(
-        END_TO_END,
-        Unit::Seconds,
-        "Notify received to provider accepted."
-    );
-    describe_counter!(
-        TOKENS_REMOVED,
-        "Device tokens deleted after a provider verdict."
-    );
-    describe_gauge!(BREAKER_OPEN, "1 while a service's circuit breaker is open.");
-    describe_gauge!(
-        CREDENTIAL_EXPIRY,
-        "When a service's credentials expire, Unix seconds (0 = unknown)."
-    );
-    describe_gauge!(SWARMS, "Valid swarms in the node list.");
-    describe_gauge!(
-        SWARMS_CONNECTED,
-        "Swarms with at least one connected member."
-    );
-    describe_gauge!(READY, "1 while the relay is ready (database, swarm).");
+    for m in METRICS {
+        let kind = match m.kind {
+            Kind::Counter => "counter",
+            Kind::Gauge => "gauge",
+            Kind::Histogram => "histogram",
+        };
+        let labels: Vec<String> = m.labels.iter().map(|l| format!("`{l}`")).collect();
+        let init = match m.init {
+            Init::Zero => "0",
+            Init::PerService => "0 per configured service",
+            Init::OnEmit => "when first emitted",
+            Init::WhenKnown => "only while known",
+            Init::Info => "1",
+            Init::Scrape => "read from /proc (Linux)",
+        };
+        out.push_str(&format!(
+            "| `{}` | {kind} | {} | {init} | {} |\n",
+            m.name,
+            labels.join(", "),
+            m.help
+        ));
+    }
+    out
 }
 
 /// `GET /metrics`: the recorder's text plus process metrics read from /proc now.

@@ -50,6 +50,9 @@ pub struct AdminState {
     pub started: Instant,
     /// The sampler's recent points, read by `/status.json`.
     pub history: Arc<History>,
+    /// Configured push services, for the readiness check (0 = not ready); `None` skips the
+    /// check (set by `app`, left out by tests of other parts).
+    pub push_services: Option<usize>,
 }
 
 impl AdminState {
@@ -67,6 +70,7 @@ impl AdminState {
             prometheus: metrics::install()?,
             started: Instant::now(),
             history: history::new_history(),
+            push_services: None,
         })
     }
 }

@@ -262,6 +262,7 @@ mod tests {
             readiness: Readiness {
                 database: "ok".into(),
                 swarm: None,
+                services: None,
             },
         }
     }
@@ -313,6 +314,17 @@ mod tests {
         assert_eq!(s.latency_p99, vec![None, None]);
         assert_eq!(s.swarm_connected_pct, Some(vec![75.0, 75.0]));
         assert_eq!(s.ago, vec![-2.0, 0.0]);
+    }
+
+    #[test]
+    fn an_oauth_token_expiry_is_not_a_credential_expiry() {
+        // FCM: only the hourly access token's expiry is known; the page shows no expiry.
+        let text = "relay_push_total{service=\"firebase\",result=\"delivered\"} 1\n\
+                    relay_oauth_token_expiry_timestamp_seconds{service=\"firebase\"} 3600\n";
+        let s = compute(&[point(0.0, text, None), point(2.0, text, None)], 0.0);
+        let row = &s.now.services[0];
+        assert_eq!(row.service, "firebase");
+        assert_eq!(row.credential_expiry_days, None);
     }
 
     #[test]

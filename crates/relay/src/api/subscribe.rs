@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 
 use super::error::{json_response, ApiError};
 use super::{ApiState, JsonEndpoint};
+use crate::admin::metrics as names;
 use crate::store::Upsert;
 use crate::subscription::{parse_subscribe, parse_unsubscribe};
 
@@ -106,12 +107,12 @@ async fn handle_element(state: &ApiState, endpoint: JsonEndpoint, element: &Valu
     let label = match &result {
         Ok(outcome) => outcome.label(),
         Err(e) => {
-            tracing::debug!(code = e.code.as_u8(), message = %e.message, "element refused");
+            tracing::debug!(code = e.code.as_u8(), reason = %e.message, "element refused");
             e.label()
         }
     };
     metrics::counter!(
-        "relay_subscribe_requests_total",
+        names::SUBSCRIBE_REQUESTS,
         "endpoint" => endpoint.label(),
         "result" => label
     )

@@ -9,6 +9,7 @@
 mod error;
 mod secret;
 mod services;
+mod sources;
 mod validate;
 
 use std::collections::HashMap;
@@ -42,6 +43,10 @@ pub struct Config {
     pub services: Vec<ServiceConfig>,
     /// Logging.
     pub log: LogConfig,
+    /// `SPR_*` environment variables that are not `SPR_<SECTION>__<KEY>` and were ignored
+    /// (Kubernetes service links such as `SPR_PORT`); logged at debug level on start.
+    #[serde(skip)]
+    pub ignored_env: Vec<String>,
 }
 
 /// `[api]`: the public listener.
@@ -199,6 +204,7 @@ impl Config {
         if let Some(text) = toml {
             builder = builder.add_source(config::File::from_str(text, config::FileFormat::Toml));
         }
+        let (env, ignored_env) = sources::split_env(env);
         builder = builder.add_source(
             config::Environment::with_prefix("SPR")
                 .prefix_separator("_")
@@ -208,14 +214,25 @@ impl Config {
         );
         let raw = builder.build().map_err(ConfigError::from_config)?;
         validate::known_keys(&raw)?;
-        let config: Config = raw.try_deserialize().map_err(ConfigError::from_config)?;
+        let top = config::Source::collect(&raw).map_err(ConfigError::from_config)?;
+        let resolved = sources::resolve_secret_files(top)?;
+        let mut config: Config = resolved
+            .try_deserialize()
+            .map_err(ConfigError::from_config)?;
         config.validate()?;
+        config.ignored_env = ignored_env;
         Ok(config)
     }
 
     /// Checks values that types alone cannot: credentials present, names unique, URLs sane.
     pub fn validate(&self) -> Result<(), ConfigError> {
         validate::config(self)
+    }
+
+    /// Every key the relay accepts, one per line: `section.key`, and `services[].key` for the
+    /// keys of `[[services]]` tables (of any kind). Secrets also accept `key_file`.
+    pub fn keys() -> Vec<String> {
+        validate::all_keys()
     }
 
     /// The configured service with this name.

@@ -110,3 +110,136 @@ fn error_is_one_line() {
     assert!(!e.to_string().contains('\n'));
     assert!(e.to_string().contains("api.listen"));
 }
+
+#[test]
+fn kubernetes_service_links_are_ignored_and_named() {
+    // What Kubernetes injects for a Service named `spr` (enableServiceLinks defaults to true).
+    let c = Config::load_from(
+        None,
+        env(&[
+            ("SPR_PORT", "tcp://10.0.0.7:8080"),
+            ("SPR_PORT_8080_TCP", "tcp://10.0.0.7:8080"),
+            ("SPR_PORT_8080_TCP_PROTO", "tcp"),
+            ("SPR_SERVICE_HOST", "10.0.0.7"),
+            ("SPR_SERVICE_PORT", "8080"),
+            ("SPR_SERVICE_PORT_HTTP", "8080"),
+            ("SPR_SWARM__DEDUP_WINDOW_SECS", "7"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(
+        c.swarm.dedup_window_secs, 7,
+        "SPR_<SECTION>__<KEY> still applies"
+    );
+    assert_eq!(
+        c.ignored_env,
+        [
+            "SPR_PORT",
+            "SPR_PORT_8080_TCP",
+            "SPR_PORT_8080_TCP_PROTO",
+            "SPR_SERVICE_HOST",
+            "SPR_SERVICE_PORT",
+            "SPR_SERVICE_PORT_HTTP"
+        ]
+    );
+    // A double-underscore name is configuration, so a typo in it is still an error.
+    let e = Config::load_from(None, env(&[("SPR_SERVCE__X", "1")])).unwrap_err();
+    assert_eq!(e.key, "servce");
+}
+
+fn secret_file(content: &str) -> tempfile::NamedTempFile {
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    std::io::Write::write_all(&mut f, content.as_bytes()).unwrap();
+    f
+}
+
+#[test]
+fn secrets_can_be_files() {
+    let url = secret_file("postgres://u:pw@h/db\n");
+    let token = secret_file("s3cret-token\r\n");
+    let password = secret_file("p12-password");
+    let app_secret = secret_file("hms-secret\n");
+    let cert = secret_file("not really a p12");
+    let toml = format!(
+        "[admin]\ntoken_file = {token:?}\n\
+         [[services]]\nname = \"apns\"\nkind = \"apns\"\ncertificate_file = {cert:?}\n\
+         certificate_password_file = {password:?}\n\
+         [[services]]\nname = \"huawei\"\nkind = \"hms\"\napp_id = \"1\"\napp_secret_file = {app_secret:?}\n",
+        token = token.path(),
+        cert = cert.path(),
+        password = password.path(),
+        app_secret = app_secret.path(),
+    );
+    let path = url.path().display().to_string();
+    let c = Config::load_from(Some(&toml), env(&[("SPR_DATABASE__URL_FILE", &path)])).unwrap();
+    assert_eq!(c.database.url.expose(), "postgres://u:pw@h/db");
+    assert_eq!(c.admin.token.expose(), "s3cret-token", "\\r\\n trimmed");
+    let ServiceConfig::Apns(apns) = &c.services[0] else {
+        panic!("apns")
+    };
+    assert_eq!(apns.certificate_password.expose(), "p12-password");
+    let ServiceConfig::Hms(hms) = &c.services[1] else {
+        panic!("hms")
+    };
+    assert_eq!(hms.app_secret.expose(), "hms-secret");
+}
+
+#[test]
+fn a_secret_and_its_file_together_are_refused_without_printing_it() {
+    let token = secret_file("from-the-file\n");
+    let toml = format!(
+        "[admin]\ntoken = \"inline\"\ntoken_file = {:?}\n",
+        token.path()
+    );
+    let e = Config::load_from(Some(&toml), HashMap::new()).unwrap_err();
+    assert_eq!(e.key, "admin.token_file");
+    assert!(e.reason.contains("not both"), "{e}");
+    assert!(!e.to_string().contains("from-the-file"));
+    assert!(!e.to_string().contains("inline"));
+
+    let e = Config::load_from(
+        Some("[database]\nurl_file = \"/nonexistent/db-url\"\n"),
+        HashMap::new(),
+    )
+    .unwrap_err();
+    assert_eq!(e.key, "database.url_file");
+    assert!(!e.to_string().contains('\n'));
+
+    let empty = secret_file("\n");
+    let toml = format!(
+        "[[services]]\nname = \"h\"\nkind = \"hms\"\napp_id = \"1\"\napp_secret_file = {:?}\n",
+        empty.path()
+    );
+    let e = Config::load_from(Some(&toml), HashMap::new()).unwrap_err();
+    assert_eq!(e.key, "services[0].app_secret_file");
+
+    // A file that holds a bad value: the error names the key, not the content.
+    let bad = secret_file("mysql://root:hunter2@db/x\n");
+    let path = bad.path().display().to_string();
+    let e = Config::load_from(None, env(&[("SPR_DATABASE__URL_FILE", &path)])).unwrap_err();
+    assert_eq!(e.key, "database.url");
+    assert!(!e.to_string().contains("hunter2"), "{e}");
+}
+
+#[test]
+fn every_secret_file_key_is_listed() {
+    let keys = Config::keys();
+    for k in [
+        "database.url_file",
+        "admin.token_file",
+        "services[].certificate_password_file",
+        "services[].app_secret_file",
+        "api.listen",
+        "services[].kind",
+        "services[].priority",
+        "services[].breaker_threshold",
+    ] {
+        assert!(
+            keys.iter().any(|x| x == k),
+            "{k} missing from Config::keys()"
+        );
+    }
+    let mut sorted = keys.clone();
+    sorted.dedup();
+    assert_eq!(sorted, keys, "sorted and unique");
+}

@@ -9,8 +9,8 @@ use super::{Config, ConfigError, ServiceConfig};
 
 const SECTIONS: &[(&str, &[&str])] = &[
     ("api", &["listen", "max_body_bytes"]),
-    ("admin", &["listen", "token"]),
-    ("database", &["url", "max_connections"]),
+    ("admin", &["listen", "token", "token_file"]),
+    ("database", &["url", "url_file", "max_connections"]),
     ("keys", &["dir"]),
     (
         "swarm",
@@ -45,6 +45,7 @@ fn service_keys(kind: &str) -> Option<&'static [&'static str]> {
             "team_id",
             "certificate_file",
             "certificate_password",
+            "certificate_password_file",
             "expiration_secs",
             "metadata_form",
         ],
@@ -58,6 +59,7 @@ fn service_keys(kind: &str) -> Option<&'static [&'static str]> {
         "hms" => &[
             "app_id",
             "app_secret",
+            "app_secret_file",
             "endpoint",
             "token_endpoint",
             "ca_file",
@@ -65,6 +67,22 @@ fn service_keys(kind: &str) -> Option<&'static [&'static str]> {
         "log" => &[],
         _ => return None,
     })
+}
+
+/// Every key the relay accepts (see [`super::Config::keys`]), sorted.
+pub(super) fn all_keys() -> Vec<String> {
+    let mut keys = std::collections::BTreeSet::new();
+    for (section, names) in SECTIONS {
+        keys.extend(names.iter().map(|k| format!("{section}.{k}")));
+    }
+    let per_kind = ["apns", "fcm", "hms", "log"]
+        .into_iter()
+        .filter_map(service_keys)
+        .flatten();
+    for k in ["kind", "name"].iter().chain(LIMIT_KEYS).chain(per_kind) {
+        keys.insert(format!("services[].{k}"));
+    }
+    keys.into_iter().collect()
 }
 
 /// Rejects any key the relay does not know, naming it with its full path.
@@ -317,7 +335,10 @@ pub(super) fn config(c: &Config) -> Result<(), ConfigError> {
                     return Err(ConfigError::new(key("app_id"), "required"));
                 }
                 if h.app_secret.expose().is_empty() {
-                    return Err(ConfigError::new(key("app_secret"), "required"));
+                    return Err(ConfigError::new(
+                        key("app_secret"),
+                        "required (app_secret or app_secret_file)",
+                    ));
                 }
             }
             ServiceConfig::Log(_) => {}

@@ -13,6 +13,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::admin::metrics as names;
 use tokio::time::Instant;
 
 /// Sliding window over which the share is computed.
@@ -56,7 +57,7 @@ pub struct Breaker<T> {
 impl<T> Breaker<T> {
     /// A closed breaker for `service` opening above `threshold` (0.0–1.0).
     pub fn new(service: Arc<str>, threshold: f64) -> Self {
-        metrics::gauge!("relay_breaker_open", "service" => service.clone()).set(0.0);
+        metrics::gauge!(names::BREAKER_OPEN, "service" => service.clone()).set(0.0);
         Breaker {
             service,
             threshold,
@@ -160,7 +161,7 @@ impl<T> Breaker<T> {
         } else {
             tracing::info!(service = %service, "token invalidation back to normal: deletions resumed");
         }
-        metrics::gauge!("relay_breaker_open", "service" => service.clone()).set(if open {
+        metrics::gauge!(names::BREAKER_OPEN, "service" => service.clone()).set(if open {
             1.0
         } else {
             0.0

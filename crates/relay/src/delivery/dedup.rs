@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::admin::metrics as names;
 use crate::crypto;
 
 /// Filter keys held per set by default: at ~50 bytes each, two full sets take ~200 MB.
@@ -60,7 +61,7 @@ impl Dedup {
             self.rotate(now);
         }
         if self.current.contains(&key) || self.previous.contains(&key) {
-            metrics::counter!("relay_dedup_dropped_total").increment(1);
+            metrics::counter!(names::DEDUP_DROPPED).increment(1);
             return Seen::Duplicate;
         }
         if self.current.len() >= self.cap {

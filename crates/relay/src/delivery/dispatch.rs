@@ -14,6 +14,7 @@ use super::lane::{Deps, Lane};
 use super::payload;
 use super::policy::{DeliveryConfig, ServicePolicy};
 use super::stats::{bump, DeliveryStats};
+use crate::admin::metrics as names;
 use crate::clock::unix_now;
 use crate::crypto;
 use crate::notifier::{Notifier, Push, Services};
@@ -61,7 +62,7 @@ impl Delivery {
         }
     }
 
-    /// Running totals for `/stats` (live while the task runs).
+    /// Running totals of this instance (live while the task runs); not what `/stats` serves.
     pub fn stats(&self) -> Arc<DeliveryStats> {
         self.stats.clone()
     }
@@ -131,7 +132,7 @@ impl Delivery {
                 continue;
             }
             let Some(lane) = lanes.get(&target.service) else {
-                metrics::counter!("relay_push_failures_total", "service" => target.service.clone(), "reason" => "unconfigured")
+                metrics::counter!(names::PUSH_FAILURES, "service" => target.service.clone(), "reason" => "unconfigured")
                     .increment(1);
                 bump(&self.stats.pushes_dropped);
                 continue;
@@ -155,7 +156,7 @@ impl Delivery {
                 ),
                 Err(e) => {
                     tracing::error!(service = %target.service, error = %e, "cannot build a device payload");
-                    metrics::counter!("relay_push_failures_total", "service" => target.service, "reason" => "payload")
+                    metrics::counter!(names::PUSH_FAILURES, "service" => target.service, "reason" => "payload")
                         .increment(1);
                 }
             }

@@ -14,6 +14,7 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use futures::StreamExt as _;
 
 use super::DeliveryError;
+use crate::admin::metrics as names;
 use crate::store::{Changes, Store, Upsert};
 use crate::subscription::{
     AccountId, DeviceToken, EncKey, Signature, SubaccountAuth, Subscription, SubscriptionKey,
@@ -92,7 +93,7 @@ impl Inner {
     fn count(&mut self, service: &Arc<str>, delta: isize) {
         if let Some(n) = self.services.get_mut(service) {
             *n = n.saturating_add_signed(delta);
-            metrics::gauge!("relay_subscriptions", "service" => service.clone()).set(*n as f64);
+            metrics::gauge!(names::SUBSCRIPTIONS, "service" => service.clone()).set(*n as f64);
         }
     }
 

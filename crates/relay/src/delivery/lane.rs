@@ -18,6 +18,7 @@ use super::payload::NoDataForm;
 use super::policy::ServicePolicy;
 use super::retry;
 use super::stats::{bump, DeliveryStats};
+use crate::admin::metrics as names;
 use crate::notifier::{Notifier, Push, Verdict};
 use crate::store::{Changes, Store};
 use crate::subscription::{DeviceToken, SubscriptionKey};
@@ -99,7 +100,7 @@ async fn work(shared: Arc<Shared>, mut rx: mpsc::Receiver<Job>, permits: Arc<Sem
         let Ok(permit) = permits.clone().acquire_owned().await else {
             break; // the semaphore is never closed
         };
-        metrics::histogram!("relay_push_queue_wait_seconds", "service" => shared.service.clone())
+        metrics::histogram!(names::PUSH_QUEUE_WAIT, "service" => shared.service.clone())
             .record(job.enqueued.elapsed().as_secs_f64());
         let s = shared.clone();
         in_flight.spawn(async move {
@@ -132,16 +133,16 @@ impl Shared {
     }
 
     fn depth(&self, depth: usize) {
-        metrics::gauge!("relay_push_queue_depth", "service" => self.service.clone())
+        metrics::gauge!(names::PUSH_QUEUE_DEPTH, "service" => self.service.clone())
             .set(depth as f64);
     }
 
     /// Counts a push that will not be delivered (`result` is `failed` or `dropped`).
     fn give_up(&self, result: &'static str, reason: &'static str) {
         let service = self.service.clone();
-        metrics::counter!("relay_push_total", "service" => service.clone(), "result" => result)
+        metrics::counter!(names::PUSH_TOTAL, "service" => service.clone(), "result" => result)
             .increment(1);
-        metrics::counter!("relay_push_failures_total", "service" => service, "reason" => reason)
+        metrics::counter!(names::PUSH_FAILURES, "service" => service, "reason" => reason)
             .increment(1);
         let stats = &self.deps.stats;
         bump(if result == "failed" {
@@ -161,7 +162,7 @@ impl Shared {
                 reason: "timeout",
                 after: None,
             });
-        metrics::histogram!("relay_push_duration_seconds", "service" => self.service.clone())
+        metrics::histogram!(names::PUSH_DURATION, "service" => self.service.clone())
             .record(started.elapsed().as_secs_f64());
 
         let sample = match &verdict {
@@ -202,14 +203,13 @@ impl Shared {
     }
 
     fn result(&self, result: &'static str) {
-        metrics::counter!("relay_push_total", "service" => self.service.clone(), "result" => result)
+        metrics::counter!(names::PUSH_TOTAL, "service" => self.service.clone(), "result" => result)
             .increment(1);
     }
 
     fn delivered(&self, job: &Job) {
         self.result("delivered");
-        metrics::histogram!("relay_end_to_end_seconds")
-            .record(job.received.elapsed().as_secs_f64());
+        metrics::histogram!(names::END_TO_END).record(job.received.elapsed().as_secs_f64());
         bump(&self.deps.stats.pushes_delivered);
     }
 
@@ -247,7 +247,7 @@ impl Shared {
                         token: token.clone(),
                     });
                 }
-                metrics::counter!("relay_tokens_removed_total", "service" => self.service.clone(), "reason" => reason)
+                metrics::counter!(names::TOKENS_REMOVED, "service" => self.service.clone(), "reason" => reason)
                     .increment(1);
                 bump(&self.deps.stats.tokens_removed);
                 tracing::info!(service = %self.service, token = %token, reason, "invalid token removed");

@@ -1,4 +1,9 @@
-//! Cheap running totals for `/stats` (DESIGN HTTP surface), beside the Prometheus metrics.
+//! Cheap running totals of one [`super::Delivery`], beside the Prometheus metrics.
+//!
+//! Not what `/stats` or `/metrics` serve (those read the process-wide recorder): these are the
+//! totals of one `Delivery` instance, which tests of the delivery harness await and assert on
+//! (the recorder is shared by every test in a process). TODO(operator): replace those waits
+//! with signals from the test notifiers and remove this (issue 11, "Metric names").
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use tokio::sync::broadcast;
 
 use super::{validate, Notifier, Push, Verdict};
+use crate::admin::metrics as names;
 use crate::subscription::DeviceToken;
 
 /// Pushes kept for slow watchers; a watcher that falls further behind sees `Lagged`.
@@ -53,7 +54,7 @@ impl Notifier for LogNotifier {
             "push recorded"
         );
         metrics::counter!(
-            "relay_push_total",
+            names::PUSH_TOTAL,
             "service" => push.service.to_string(),
             "result" => "delivered"
         )

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use tokio::sync::Mutex;
 
 use super::{http, Verdict};
+use crate::admin::metrics as names;
 
 /// A token is renewed this long before `expires_in` runs out.
 const RENEW_MARGIN_SECS: u64 = 5 * 60;
@@ -101,7 +102,7 @@ pub(crate) async fn exchange(
         }
     };
     let expires_at = http::unix_now() + reply.expires_in;
-    metrics::gauge!("relay_credential_expiry_timestamp_seconds", "service" => service.to_owned())
+    metrics::gauge!(names::OAUTH_TOKEN_EXPIRY, "service" => service.to_owned())
         .set(expires_at as f64);
     Ok(Bearer {
         value: reply.access_token.into(),

@@ -6,6 +6,7 @@ use tokio::time::Instant;
 
 use super::message::parse_notify;
 use super::Notification;
+use crate::admin::metrics as names;
 
 /// Turns storage-server commands into [`Notification`]s for delivery.
 pub(crate) struct Intake {
@@ -26,15 +27,15 @@ impl Intake {
         let notification = match parse_notify(&parts, Instant::now()) {
             Ok(n) => n,
             Err(e) => {
-                metrics::counter!("relay_swarm_notifications_dropped_total", "reason" => "malformed")
+                metrics::counter!(names::SWARM_NOTIFICATIONS_DROPPED, "reason" => "malformed")
                     .increment(1);
                 tracing::debug!(error = %e, "notify.message dropped");
                 return;
             }
         };
-        metrics::counter!("relay_swarm_notifications_total").increment(1);
+        metrics::counter!(names::SWARM_NOTIFICATIONS).increment(1);
         if let Err(mpsc::error::TrySendError::Full(_)) = self.delivery.try_send(notification) {
-            metrics::counter!("relay_swarm_notifications_dropped_total", "reason" => "queue_full")
+            metrics::counter!(names::SWARM_NOTIFICATIONS_DROPPED, "reason" => "queue_full")
                 .increment(1);
         }
     }

@@ -27,6 +27,7 @@ pub use framing::MAX_BODY;
 pub use layer::{EncType, Layer, NonceSource, RandomNonces};
 
 use super::{handle_json, ApiState};
+use crate::admin::metrics as names;
 
 /// The route of the onion endpoint.
 pub const PATH: &str = "/oxen/v4/lsrpc";
@@ -121,7 +122,7 @@ fn reject(enc_label: &'static str, e: &OnionError) -> Response {
 
 fn record(enc_label: &'static str, outcome: Outcome) {
     metrics::counter!(
-        "relay_onion_requests_total",
+        names::ONION_REQUESTS,
         "enc_type" => enc_label,
         "result" => outcome.label()
     )

@@ -12,6 +12,7 @@ use async_trait::async_trait;
 
 use super::http::{self, HttpOptions};
 use super::{validate, Notifier, NotifyError, Push, Verdict};
+use crate::admin::metrics as names;
 use crate::config::ApnsConfig;
 use crate::subscription::DeviceToken;
 
@@ -138,7 +139,7 @@ fn credentials(
     let password = config.certificate_password.expose();
     let (identity, not_after) = cert::load_p12(&der, password)
         .map_err(|e| invalid(&config.certificate_file, ".p12 certificate", e))?;
-    metrics::gauge!("relay_credential_expiry_timestamp_seconds", "service" => service.to_owned())
+    metrics::gauge!(names::CREDENTIAL_EXPIRY, "service" => service.to_owned())
         .set(not_after as f64);
     Ok((None, Some(identity)))
 }

@@ -9,6 +9,7 @@ use rand::Rng;
 use tokio::time::Instant;
 
 use super::Monitor;
+use crate::admin::metrics as names;
 use crate::clock::unix_now;
 use crate::subscription::AccountId;
 use crate::swarm::message::{encode_list, parse_monitor_reply, ItemResult};
@@ -136,7 +137,7 @@ impl Monitor {
             Err(SwarmError::Timeout { .. }) => "timeout",
             Err(_) => "error",
         };
-        metrics::counter!("relay_swarm_monitor_requests_total", "result" => outcome).increment(1);
+        metrics::counter!(names::SWARM_MONITOR_REQUESTS, "result" => outcome).increment(1);
         let (min, max) = (
             self.renewal.min_secs,
             self.renewal.max_secs.max(self.renewal.min_secs),
@@ -172,8 +173,7 @@ fn count_item_failures(items: &[ItemResult]) {
                 6 => "6",
                 _ => "other",
             };
-            metrics::counter!("relay_swarm_monitor_item_failures_total", "errcode" => label)
-                .increment(1);
+            metrics::counter!(names::SWARM_MONITOR_ITEM_FAILURES, "errcode" => label).increment(1);
             tracing::debug!(errcode, error = %error, "monitor item refused");
         }
     }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use tokio::time::Instant;
 
 use super::{Monitor, NodeState};
+use crate::admin::metrics as names;
 use crate::subscription::AccountId;
 use crate::swarm::mapping::swarm_of;
 use crate::swarm::nodes::{diff, Node, NodeList};
@@ -39,7 +40,7 @@ impl Monitor {
         }
         self.sync_node_accounts(Instant::now());
         self.loaded = true;
-        metrics::gauge!("relay_swarm_nodes").set(self.nodes.len() as f64);
+        metrics::gauge!(names::SWARM_NODES).set(self.nodes.len() as f64);
         tracing::info!(
             nodes = self.nodes.len(),
             swarms = self.swarm_ids.len(),

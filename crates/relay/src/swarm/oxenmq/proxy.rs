@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::backoff::cooldown;
 use super::link::{open_sockets, Link, State};
 use super::{Cmd, CommandHandler, ConnId, LinkCounts, LinkEvent, LinkEvents, Options};
+use crate::admin::metrics as names;
 use crate::crypto::KeyPair;
 use crate::swarm::SwarmError;
 use zmq::{classify, Incoming};
@@ -445,11 +446,10 @@ impl Proxy {
         self.counts.connected.store(connected, Ordering::Relaxed);
         self.counts.connecting.store(connecting, Ordering::Relaxed);
         if self.options.connection_metrics {
-            metrics::gauge!("relay_swarm_connections", "state" => "connected")
-                .set(connected as f64);
-            metrics::gauge!("relay_swarm_connections", "state" => "connecting")
+            metrics::gauge!(names::SWARM_CONNECTIONS, "state" => "connected").set(connected as f64);
+            metrics::gauge!(names::SWARM_CONNECTIONS, "state" => "connecting")
                 .set(connecting as f64);
-            metrics::gauge!("relay_swarm_connections", "state" => "cooldown").set(cooling as f64);
+            metrics::gauge!(names::SWARM_CONNECTIONS, "state" => "cooldown").set(cooling as f64);
         }
     }
 }
