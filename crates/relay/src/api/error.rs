@@ -65,6 +65,17 @@ impl ApiError {
         }
     }
 
+    /// Error 4: the account sent more subscribe/unsubscribe elements this minute than
+    /// `[api] account_rate_per_minute` allows.
+    pub fn rate_limited() -> Self {
+        ApiError {
+            code: Code::Error,
+            message: Cow::Borrowed(
+                "Too many subscription requests for this account; retry in a minute",
+            ),
+        }
+    }
+
     /// §2.4 step 8: any other internal failure; the cause goes to the log, not the reply.
     pub fn internal() -> Self {
         ApiError {
@@ -73,7 +84,8 @@ impl ApiError {
         }
     }
 
-    /// A store failure: code 3 for a timeout, else 5. The cause is logged here.
+    /// A store failure: code 3 when the database is busy or unreachable, else 5. The cause is
+    /// logged here.
     pub fn store(err: &StoreError) -> Self {
         let cause = std::error::Error::source(err).map(ToString::to_string);
         tracing::error!(error = %err, cause = cause.as_deref().unwrap_or(""), "store operation failed");

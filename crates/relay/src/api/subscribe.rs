@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use super::error::{json_response, ApiError};
 use super::{ApiState, JsonEndpoint};
 use crate::store::Upsert;
-use crate::subscription::{parse_subscribe, parse_unsubscribe};
+use crate::subscription::{parse_subscribe, parse_unsubscribe, AccountId};
 
 /// What a successful element did (§2.5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,12 +54,12 @@ impl Outcome {
 
 /// `POST /subscribe`.
 pub(super) async fn subscribe(State(state): State<ApiState>, body: Bytes) -> Response {
-    json_response(handle_json(&state, JsonEndpoint::Subscribe, &body).await)
+    json_response(super::process(&state, JsonEndpoint::Subscribe, &body).await)
 }
 
 /// `POST /unsubscribe`.
 pub(super) async fn unsubscribe(State(state): State<ApiState>, body: Bytes) -> Response {
-    json_response(handle_json(&state, JsonEndpoint::Unsubscribe, &body).await)
+    json_response(super::process(&state, JsonEndpoint::Unsubscribe, &body).await)
 }
 
 /// Handles one JSON request body for `endpoint` exactly as the HTTP route does (§2) and
@@ -106,7 +106,8 @@ async fn handle_element(state: &ApiState, endpoint: JsonEndpoint, element: &Valu
     let label = match &result {
         Ok(outcome) => outcome.label(),
         Err(e) => {
-            tracing::debug!(code = e.code.as_u8(), message = %e.message, "element refused");
+            // Debug formatting escapes what a client put in the message (a `\n` in `service`).
+            tracing::debug!(code = e.code.as_u8(), message = ?e.message, "element refused");
             e.label()
         }
     };
@@ -122,8 +123,20 @@ async fn handle_element(state: &ApiState, endpoint: JsonEndpoint, element: &Valu
     }
 }
 
+/// The per-account limit, counted after the signature is verified, so only the key holder can
+/// spend an account's allowance.
+fn check_rate(state: &ApiState, account: &AccountId, now: i64) -> Result<(), ApiError> {
+    if state.limits.accounts.allow(account, now) {
+        Ok(())
+    } else {
+        metrics::counter!("relay_api_rate_limited_total").increment(1);
+        Err(ApiError::rate_limited())
+    }
+}
+
 async fn subscribe_one(state: &ApiState, element: &Value, now: i64) -> Result<Outcome, ApiError> {
     let sub = parse_subscribe(element, now, &state.services)?;
+    check_rate(state, &sub.account, now)?;
     let upsert = state
         .store
         .upsert(&sub, now)
@@ -145,6 +158,7 @@ async fn subscribe_one(state: &ApiState, element: &Value, now: i64) -> Result<Ou
 
 async fn unsubscribe_one(state: &ApiState, element: &Value, now: i64) -> Result<Outcome, ApiError> {
     let key = parse_unsubscribe(element, now, &state.services)?;
+    check_rate(state, &key.account, now)?;
     let removed = state
         .store
         .remove(&key)
