@@ -49,6 +49,11 @@ impl ApiError {
         SubscriptionError::not_an_object().into()
     }
 
+    /// An array of more than `MAX_ELEMENTS` (100) elements.
+    pub fn too_many_elements() -> Self {
+        Self::bad_input("Invalid request: more than 100 elements")
+    }
+
     /// §2.2: `[]`.
     pub fn empty_list(endpoint: JsonEndpoint) -> Self {
         Self::bad_input(match endpoint {
@@ -150,6 +155,14 @@ mod tests {
     fn store_errors_map_to_3_or_5() {
         let timeout = StoreError::Unavailable(sqlx::Error::PoolTimedOut);
         assert_eq!(ApiError::store(&timeout).code, Code::ServiceTimeout);
+        let dropped = StoreError::from(sqlx::Error::Io(std::io::Error::from(
+            std::io::ErrorKind::ConnectionReset,
+        )));
+        assert_eq!(ApiError::store(&dropped).code, Code::ServiceTimeout);
+        assert_eq!(
+            ApiError::store(&StoreError::from(sqlx::Error::PoolClosed)).code,
+            Code::ServiceTimeout
+        );
         let other = StoreError::Corrupt("test");
         assert_eq!(ApiError::store(&other), ApiError::internal());
     }

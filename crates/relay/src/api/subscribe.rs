@@ -81,7 +81,11 @@ pub async fn handle_json(state: &ApiState, endpoint: JsonEndpoint, body: &[u8]) 
     reply.to_string()
 }
 
-/// §2.2 body checks, in the table's order; `[]` is refused here.
+/// Elements of one array at most. Clients send one; the cap bounds a reply (about 100 bytes
+/// per element) to about 10 KB, whatever the request (issue 16: a reply 37× its request).
+pub const MAX_ELEMENTS: usize = 100;
+
+/// §2.2 body checks, in the table's order; `[]` and arrays over [`MAX_ELEMENTS`] are refused.
 fn parse_body(endpoint: JsonEndpoint, body: &[u8], max: usize) -> Result<Value, ApiError> {
     if body.is_empty() {
         return Err(ApiError::body_missing());
@@ -92,6 +96,7 @@ fn parse_body(endpoint: JsonEndpoint, body: &[u8], max: usize) -> Result<Value, 
     match serde_json::from_slice::<Value>(body) {
         Err(_) => Err(ApiError::invalid_json()),
         Ok(Value::Array(a)) if a.is_empty() => Err(ApiError::empty_list(endpoint)),
+        Ok(Value::Array(a)) if a.len() > MAX_ELEMENTS => Err(ApiError::too_many_elements()),
         Ok(v @ (Value::Array(_) | Value::Object(_))) => Ok(v),
         Ok(_) => Err(ApiError::not_object()),
     }
@@ -206,6 +211,13 @@ mod tests {
             "Invalid request: unsubscribe list cannot be empty"
         );
         assert!(parse_body(sub, b"[1]", 10).is_ok());
+        let many = format!("[{}1]", "1,".repeat(MAX_ELEMENTS));
+        assert_eq!(
+            parse_body(sub, many.as_bytes(), 1000),
+            Err(ApiError::too_many_elements())
+        );
+        let most = format!("[{}1]", "1,".repeat(MAX_ELEMENTS - 1));
+        assert!(parse_body(sub, most.as_bytes(), 1000).is_ok());
         assert!(parse_body(sub, b"{}", 2).is_ok());
     }
 
