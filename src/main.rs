@@ -109,7 +109,19 @@ fn serve(path: Option<PathBuf>) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            // A key file refused (shared mode, all zeros, unreadable) is a configuration
+            // problem: exit 2 like any other, the message names the file.
+            let key_file = e.chain().any(|c| {
+                matches!(
+                    c.downcast_ref::<crypto::CryptoError>(),
+                    Some(crypto::CryptoError::KeyFile { .. })
+                )
+            });
+            if key_file {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
@@ -122,12 +134,26 @@ fn keygen(dir: Option<PathBuf>) -> ExitCode {
     }
     match crypto::RelayKeys::load_or_create(&dir) {
         Ok(keys) => {
-            println!("{}", hex::encode(keys.onion.public()));
-            println!(
-                "onion public key (publish this to clients); keys in {}",
-                dir.display()
-            );
-            println!("swarm public key: {}", hex::encode(keys.swarm.public()));
+            // `writeln!`, not `println!`: a closed pipe (`keygen | head -0`) is not an error
+            // here, the keys are on disk either way.
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{}", hex::encode(keys.onion.public()))
+                .and_then(|()| {
+                    writeln!(
+                        out,
+                        "onion public key (publish this to clients); keys in {}",
+                        dir.display()
+                    )
+                })
+                .and_then(|()| {
+                    writeln!(
+                        out,
+                        "swarm public key: {}",
+                        hex::encode(keys.swarm.public())
+                    )
+                })
+                .and_then(|()| out.flush());
             ExitCode::SUCCESS
         }
         Err(e) => {

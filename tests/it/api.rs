@@ -1,6 +1,7 @@
 //! `/subscribe` and `/unsubscribe` through the real router (PROTOCOL §2, §3, §12).
 
 mod body;
+mod edge;
 mod encodings;
 mod errors;
 mod privacy;

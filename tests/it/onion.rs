@@ -6,7 +6,7 @@ use axum::http::{Method, StatusCode};
 use base64::Engine;
 use devnet::onion_client::{frame, ClientEncType, OnionClient};
 use proptest::prelude::*;
-use relay::api::onion::MAX_BODY;
+use relay::api::onion::body_limit;
 use relay::api::{handle_json, JsonEndpoint};
 use relay::crypto;
 use tokio::runtime::Runtime;
@@ -225,17 +225,31 @@ async fn outer_errors_are_plain_400s_and_write_nothing() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn body_limit_is_ten_mib_on_this_route() -> anyhow::Result<()> {
+async fn body_limit_is_the_json_limit_plus_framing_on_this_route() -> anyhow::Result<()> {
     let relay = Relay::new()?;
-    let at_limit = plain_400(&relay.post(vec![0u8; MAX_BODY]).await?)?;
+    let limit = body_limit(relay.state.max_body_bytes);
+    assert_eq!(limit, 100_000 + 16_384);
+    let at_limit = plain_400(&relay.post(vec![0u8; limit]).await?)?;
     assert!(!at_limit.contains("too large"), "{at_limit}");
-    let over = plain_400(&relay.post(vec![0u8; MAX_BODY + 1]).await?)?;
+    let over = plain_400(&relay.post(vec![0u8; limit + 1]).await?)?;
     assert!(over.contains("too large"), "{over}");
     // A valid request padded with JSON whitespace up to the limit is still served.
     let request = relay.wrap(ClientEncType::AesGcm, "/subscribe", Some(b"{}"))?;
     let mut body = request.body().to_vec();
-    body.resize(MAX_BODY, b' ');
+    body.resize(limit, b' ');
     assert_eq!(open(&relay.post(body).await?, &request)?.code, 200);
+    Ok(())
+}
+
+#[tokio::test]
+async fn overload_is_answered_encrypted() -> anyhow::Result<()> {
+    let mut relay = Relay::new()?;
+    relay.state.limits = std::sync::Arc::new(relay::api::Limits::default().with_slots(0));
+    let request = relay.wrap(ClientEncType::XChaCha20, "/subscribe", Some(b"{}"))?;
+    let inner = relay.exchange(&request).await?;
+    assert_eq!(inner.code, 200);
+    let reply: serde_json::Value = serde_json::from_slice(&inner.body)?;
+    assert_eq!(reply["error"], 3, "{reply}");
     Ok(())
 }
 

@@ -5,9 +5,7 @@
 //! pushes through the notifiers) → the public API (writes the store and tells the index and
 //! the swarm side) and the admin listener.
 
-use std::future::IntoFuture;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
@@ -31,9 +29,6 @@ use crate::systemd;
 /// Validated notifications waiting for delivery; when full, the swarm intake counts and drops
 /// (`relay_swarm_notifications_dropped_total{reason="queue_full"}`).
 pub const NOTIFICATION_QUEUE: usize = 65_536;
-
-/// How long background tasks get to finish after shutdown is requested.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(15);
 
 /// Runs the relay with `config` until SIGINT or SIGTERM (systemd, Docker and Kubernetes stop
 /// with SIGTERM).
@@ -171,28 +166,47 @@ pub async fn serve(
         keys: Arc::new(keys),
         max_body_bytes: config.api.max_body_bytes,
         clock: Clock::system(),
+        limits: Arc::new(api::Limits::new(&config.api)),
     };
     // Start-up is complete: listeners bound and the store open (sd_notify READY=1).
     systemd::announce_ready(&shutdown);
     log_summary(&config);
     let api_router = api::router(state).layer(axum::middleware::from_fn(logging::request_span));
-    let api = axum::serve(api_listener, api_router)
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-        .into_future();
-    let admin = axum::serve(admin_listener, admin::router(admin_state))
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-        .into_future();
-    let served = tokio::try_join!(api, admin);
+    // Shutdown, from the moment the token is cancelled, takes at most `shutdown_grace_secs`:
+    // listeners drain within it and background tasks get what is left of it.
+    let grace = config.api.shutdown_grace();
+    let began = {
+        let token = shutdown.clone();
+        tokio::spawn(async move {
+            token.cancelled().await;
+            tracing::info!("shutting down (grace {} s)", grace.as_secs());
+            tokio::time::Instant::now()
+        })
+    };
+    let options = api::server::ServeOptions::from_config(&config.api);
+    tokio::join!(
+        api::server::serve(api_listener, api_router, options, shutdown.clone()),
+        api::server::serve(
+            admin_listener,
+            admin::router(admin_state),
+            options,
+            shutdown.clone()
+        ),
+    );
     // Whatever ended the listeners, the background tasks stop too.
     shutdown.cancel();
     tracker.close();
-    if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait())
+    let deadline = began.await.unwrap_or_else(|_| tokio::time::Instant::now()) + grace;
+    if tokio::time::timeout_at(deadline, tracker.wait())
         .await
         .is_err()
     {
-        tracing::warn!(grace = ?SHUTDOWN_GRACE, "background tasks did not finish in time");
+        tracing::warn!(
+            grace_secs = grace.as_secs(),
+            "background tasks did not finish in time"
+        );
     }
-    served?;
+    tracing::info!("stopped");
     Ok(())
 }
 

@@ -60,6 +60,7 @@ impl Relay {
             keys: Arc::new(keys),
             max_body_bytes: 100_000,
             clock: relay::clock::Clock::system(),
+            limits: Arc::new(relay::api::Limits::default()),
         };
         Ok(Relay {
             state,

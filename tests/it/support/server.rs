@@ -63,6 +63,7 @@ pub struct TestServer {
     now: Arc<AtomicI64>,
     client: reqwest::Client,
     shutdown: CancellationToken,
+    task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl TestServer {
@@ -73,6 +74,16 @@ impl TestServer {
 
     /// Starts a server with a JSON body limit of `max_body_bytes`.
     pub async fn with_limit(max_body_bytes: usize) -> Self {
+        Self::with_config(relay::config::ApiConfig {
+            max_body_bytes,
+            ..Default::default()
+        })
+        .await
+    }
+
+    /// Starts a server with the limits and timeouts of `api` (its `listen` is ignored).
+    pub async fn with_config(api: relay::config::ApiConfig) -> Self {
+        let max_body_bytes = api.max_body_bytes;
         static INIT: Once = Once::new();
         INIT.call_once(|| {
             crypto::init().expect("libsodium initialises");
@@ -93,17 +104,16 @@ impl TestServer {
             keys: Arc::new(RelayKeys::generate()),
             max_body_bytes,
             clock: Clock::from_fn(move || clock_now.load(Ordering::SeqCst)),
+            limits: Arc::new(relay::api::Limits::new(&api)),
         };
         // Bound before the server task starts, so requests never race the listener.
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let shutdown = CancellationToken::new();
         let stop = shutdown.clone();
-        tokio::spawn(async move {
-            axum::serve(listener, api::router(state))
-                .with_graceful_shutdown(stop.cancelled_owned())
-                .await
-                .unwrap();
+        let task = tokio::spawn(async move {
+            let options = api::server::ServeOptions::from_config(&api);
+            api::server::serve(listener, api::router(state), options, stop).await;
         });
         TestServer {
             url,
@@ -112,6 +122,15 @@ impl TestServer {
             now,
             client: reqwest::Client::new(),
             shutdown,
+            task: Some(task),
+        }
+    }
+
+    /// Starts the shutdown and waits until the server has returned.
+    pub async fn stop(&mut self) {
+        self.shutdown.cancel();
+        if let Some(task) = self.task.take() {
+            task.await.unwrap();
         }
     }
 

@@ -49,6 +49,11 @@ impl ApiError {
         SubscriptionError::not_an_object().into()
     }
 
+    /// An array of more than `MAX_ELEMENTS` (100) elements.
+    pub fn too_many_elements() -> Self {
+        Self::bad_input("Invalid request: more than 100 elements")
+    }
+
     /// §2.2: `[]`.
     pub fn empty_list(endpoint: JsonEndpoint) -> Self {
         Self::bad_input(match endpoint {
@@ -65,6 +70,17 @@ impl ApiError {
         }
     }
 
+    /// Error 4: the account sent more subscribe/unsubscribe elements this minute than
+    /// `[api] account_rate_per_minute` allows.
+    pub fn rate_limited() -> Self {
+        ApiError {
+            code: Code::Error,
+            message: Cow::Borrowed(
+                "Too many subscription requests for this account; retry in a minute",
+            ),
+        }
+    }
+
     /// §2.4 step 8: any other internal failure; the cause goes to the log, not the reply.
     pub fn internal() -> Self {
         ApiError {
@@ -73,7 +89,8 @@ impl ApiError {
         }
     }
 
-    /// A store failure: code 3 for a timeout, else 5. The cause is logged here.
+    /// A store failure: code 3 when the database is busy or unreachable, else 5. The cause is
+    /// logged here.
     pub fn store(err: &StoreError) -> Self {
         let cause = std::error::Error::source(err).map(ToString::to_string);
         tracing::error!(error = %err, cause = cause.as_deref().unwrap_or(""), "store operation failed");
@@ -138,6 +155,14 @@ mod tests {
     fn store_errors_map_to_3_or_5() {
         let timeout = StoreError::Unavailable(sqlx::Error::PoolTimedOut);
         assert_eq!(ApiError::store(&timeout).code, Code::ServiceTimeout);
+        let dropped = StoreError::from(sqlx::Error::Io(std::io::Error::from(
+            std::io::ErrorKind::ConnectionReset,
+        )));
+        assert_eq!(ApiError::store(&dropped).code, Code::ServiceTimeout);
+        assert_eq!(
+            ApiError::store(&StoreError::from(sqlx::Error::PoolClosed)).code,
+            Code::ServiceTimeout
+        );
         let other = StoreError::Corrupt("test");
         assert_eq!(ApiError::store(&other), ApiError::internal());
     }

@@ -4,23 +4,28 @@
 //! **Must not:** touch SQL: it calls [`crate::store::Store`] and [`crate::subscription`].
 //!
 //! Files: `error.rs` (the one place error replies are built), `subscribe.rs` (the two JSON
-//! endpoints, [`handle_json`]), `layers.rs` (tower stack, per-route body limit).
+//! endpoints, [`handle_json`]), `layers.rs` (tower stack, body buffering), `limits.rs` (body
+//! budget, processing slots), `rate.rs` (per-account rate), `server.rs` (accept loop,
+//! connection timeouts and cap, shutdown deadline).
 
 mod error;
 mod layers;
+mod limits;
+mod rate;
 mod subscribe;
 
 pub mod onion;
+pub mod server;
 
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::middleware;
 use axum::routing::{get, post};
 use axum::Router;
 
 pub use error::ApiError;
+pub use limits::{BodyBudget, Limits, MAX_CONCURRENT_REQUESTS, REQUEST_TIMEOUT};
 pub use subscribe::handle_json;
 
 use crate::clock::Clock;
@@ -43,6 +48,8 @@ pub struct ApiState {
     pub max_body_bytes: usize,
     /// Unix time for signature windows ([`Clock::system`] outside tests).
     pub clock: Clock,
+    /// Body budget, processing slots, per-account rate ([`Limits::new`] of `[api]`).
+    pub limits: Arc<Limits>,
 }
 
 /// Which JSON endpoint a request is for.
@@ -66,28 +73,43 @@ impl JsonEndpoint {
 
 /// The public router.
 pub fn router(state: ApiState) -> Router {
-    // The JSON routes buffer at most `max_body_bytes` themselves (the onion route needs 10 MiB).
-    let json_limit = || {
-        (
-            middleware::from_fn_with_state(state.max_body_bytes, layers::limit_json_body),
-            DefaultBodyLimit::disable(),
-        )
-    };
+    let limits = state.limits.clone();
     let routes = Router::new()
         .route(
             "/",
             get(|| async { concat!("session-push-relay ", env!("CARGO_PKG_VERSION"), "\n") }),
         )
         .route(onion::PATH, post(onion::lsrpc))
-        .route("/subscribe", post(subscribe::subscribe).layer(json_limit()))
-        .route(
-            "/unsubscribe",
-            post(subscribe::unsubscribe).layer(json_limit()),
-        )
+        .route("/subscribe", post(subscribe::subscribe))
+        .route("/unsubscribe", post(subscribe::unsubscribe))
         .method_not_allowed_fallback(|| async {
             (StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n")
         })
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
+        // Bodies are buffered, within each route's limit, by `layers::buffer_body`.
+        .layer(DefaultBodyLimit::disable())
         .with_state(state);
-    layers::apply(routes)
+    layers::apply(routes, limits)
+}
+
+/// Handles one JSON request body as [`handle_json`] does, within a processing slot and the
+/// request timeout: no free slot or a timeout gives error 3 (both routes, the onion one
+/// encrypted).
+pub async fn process(state: &ApiState, endpoint: JsonEndpoint, body: &[u8]) -> String {
+    let Some(_slot) = state.limits.slot() else {
+        metrics::counter!("relay_api_shed_total", "reason" => "no_slot").increment(1);
+        return ApiError::timeout().to_json().to_string();
+    };
+    match tokio::time::timeout(
+        state.limits.request_timeout,
+        handle_json(state, endpoint, body),
+    )
+    .await
+    {
+        Ok(reply) => reply,
+        Err(_) => {
+            metrics::counter!("relay_api_shed_total", "reason" => "timeout").increment(1);
+            ApiError::timeout().to_json().to_string()
+        }
+    }
 }

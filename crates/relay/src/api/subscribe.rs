@@ -10,7 +10,7 @@ use super::error::{json_response, ApiError};
 use super::{ApiState, JsonEndpoint};
 use crate::admin::metrics as names;
 use crate::store::Upsert;
-use crate::subscription::{parse_subscribe, parse_unsubscribe};
+use crate::subscription::{parse_subscribe, parse_unsubscribe, AccountId};
 
 /// What a successful element did (§2.5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,12 +55,12 @@ impl Outcome {
 
 /// `POST /subscribe`.
 pub(super) async fn subscribe(State(state): State<ApiState>, body: Bytes) -> Response {
-    json_response(handle_json(&state, JsonEndpoint::Subscribe, &body).await)
+    json_response(super::process(&state, JsonEndpoint::Subscribe, &body).await)
 }
 
 /// `POST /unsubscribe`.
 pub(super) async fn unsubscribe(State(state): State<ApiState>, body: Bytes) -> Response {
-    json_response(handle_json(&state, JsonEndpoint::Unsubscribe, &body).await)
+    json_response(super::process(&state, JsonEndpoint::Unsubscribe, &body).await)
 }
 
 /// Handles one JSON request body for `endpoint` exactly as the HTTP route does (§2) and
@@ -82,7 +82,11 @@ pub async fn handle_json(state: &ApiState, endpoint: JsonEndpoint, body: &[u8]) 
     reply.to_string()
 }
 
-/// §2.2 body checks, in the table's order; `[]` is refused here.
+/// Elements of one array at most. Clients send one; the cap bounds a reply (about 100 bytes
+/// per element) to about 10 KB, whatever the request (issue 16: a reply 37× its request).
+pub const MAX_ELEMENTS: usize = 100;
+
+/// §2.2 body checks, in the table's order; `[]` and arrays over [`MAX_ELEMENTS`] are refused.
 fn parse_body(endpoint: JsonEndpoint, body: &[u8], max: usize) -> Result<Value, ApiError> {
     if body.is_empty() {
         return Err(ApiError::body_missing());
@@ -93,6 +97,7 @@ fn parse_body(endpoint: JsonEndpoint, body: &[u8], max: usize) -> Result<Value, 
     match serde_json::from_slice::<Value>(body) {
         Err(_) => Err(ApiError::invalid_json()),
         Ok(Value::Array(a)) if a.is_empty() => Err(ApiError::empty_list(endpoint)),
+        Ok(Value::Array(a)) if a.len() > MAX_ELEMENTS => Err(ApiError::too_many_elements()),
         Ok(v @ (Value::Array(_) | Value::Object(_))) => Ok(v),
         Ok(_) => Err(ApiError::not_object()),
     }
@@ -107,7 +112,8 @@ async fn handle_element(state: &ApiState, endpoint: JsonEndpoint, element: &Valu
     let label = match &result {
         Ok(outcome) => outcome.label(),
         Err(e) => {
-            tracing::debug!(code = e.code.as_u8(), reason = %e.message, "element refused");
+            // Debug formatting escapes what a client put in the message (a `\n` in `service`).
+            tracing::debug!(code = e.code.as_u8(), reason = ?e.message, "element refused");
             e.label()
         }
     };
@@ -123,8 +129,20 @@ async fn handle_element(state: &ApiState, endpoint: JsonEndpoint, element: &Valu
     }
 }
 
+/// The per-account limit, counted after the signature is verified, so only the key holder can
+/// spend an account's allowance.
+fn check_rate(state: &ApiState, account: &AccountId, now: i64) -> Result<(), ApiError> {
+    if state.limits.accounts.allow(account, now) {
+        Ok(())
+    } else {
+        metrics::counter!("relay_api_rate_limited_total").increment(1);
+        Err(ApiError::rate_limited())
+    }
+}
+
 async fn subscribe_one(state: &ApiState, element: &Value, now: i64) -> Result<Outcome, ApiError> {
     let sub = parse_subscribe(element, now, state.services.as_ref())?;
+    check_rate(state, &sub.account, now)?;
     let upsert = state
         .store
         .upsert(&sub, now)
@@ -146,6 +164,7 @@ async fn subscribe_one(state: &ApiState, element: &Value, now: i64) -> Result<Ou
 
 async fn unsubscribe_one(state: &ApiState, element: &Value, now: i64) -> Result<Outcome, ApiError> {
     let key = parse_unsubscribe(element, now, state.services.as_ref())?;
+    check_rate(state, &key.account, now)?;
     let removed = state
         .store
         .remove(&key)
@@ -193,6 +212,13 @@ mod tests {
             "Invalid request: unsubscribe list cannot be empty"
         );
         assert!(parse_body(sub, b"[1]", 10).is_ok());
+        let many = format!("[{}1]", "1,".repeat(MAX_ELEMENTS));
+        assert_eq!(
+            parse_body(sub, many.as_bytes(), 1000),
+            Err(ApiError::too_many_elements())
+        );
+        let most = format!("[{}1]", "1,".repeat(MAX_ELEMENTS - 1));
+        assert!(parse_body(sub, most.as_bytes(), 1000).is_ok());
         assert!(parse_body(sub, b"{}", 2).is_ok());
     }
 

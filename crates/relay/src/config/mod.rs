@@ -55,8 +55,39 @@ pub struct Config {
 pub struct ApiConfig {
     /// Address of `/subscribe`, `/unsubscribe`, `/oxen/v4/lsrpc`.
     pub listen: SocketAddr,
-    /// Body limit of the JSON endpoints (the onion endpoint allows 10 MiB).
+    /// Body limit of the JSON endpoints; the onion endpoint allows this plus a fixed framing
+    /// allowance (`api::onion::body_limit`).
     pub max_body_bytes: usize,
+    /// A connection that has not sent a whole request header within this closes.
+    pub header_read_timeout_secs: u64,
+    /// A connection with no bytes either way and no request in progress for this long closes.
+    pub idle_timeout_secs: u64,
+    /// On SIGTERM/SIGINT the relay returns within this, whatever clients do.
+    pub shutdown_grace_secs: u64,
+    /// Open connections on each listener; further clients wait in the kernel's backlog.
+    pub max_connections: usize,
+    /// Request body bytes held at once, all connections together; beyond it a request is
+    /// answered "retry later" at once.
+    pub max_buffered_body_bytes: usize,
+    /// Subscribe/unsubscribe elements accepted per account per minute.
+    pub account_rate_per_minute: u32,
+}
+
+impl ApiConfig {
+    /// `header_read_timeout_secs` as a duration.
+    pub fn header_read_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.header_read_timeout_secs)
+    }
+
+    /// `idle_timeout_secs` as a duration.
+    pub fn idle_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.idle_timeout_secs)
+    }
+
+    /// `shutdown_grace_secs` as a duration.
+    pub fn shutdown_grace(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.shutdown_grace_secs)
+    }
 }
 
 impl Default for ApiConfig {
@@ -64,6 +95,12 @@ impl Default for ApiConfig {
         ApiConfig {
             listen: ([127, 0, 0, 1], 8080).into(),
             max_body_bytes: 100_000,
+            header_read_timeout_secs: 10,
+            idle_timeout_secs: 60,
+            shutdown_grace_secs: 10,
+            max_connections: 4096,
+            max_buffered_body_bytes: 64 * 1024 * 1024,
+            account_rate_per_minute: 30,
         }
     }
 }

@@ -243,3 +243,45 @@ fn every_secret_file_key_is_listed() {
     sorted.dedup();
     assert_eq!(sorted, keys, "sorted and unique");
 }
+
+#[test]
+fn api_edge_keys_have_defaults_and_are_validated() {
+    let c = Config::load_from(None, HashMap::new()).unwrap();
+    assert_eq!(c.api.header_read_timeout_secs, 10);
+    assert_eq!(c.api.idle_timeout_secs, 60);
+    assert_eq!(c.api.shutdown_grace_secs, 10);
+    assert_eq!(c.api.max_connections, 4096);
+    assert_eq!(c.api.max_buffered_body_bytes, 64 * 1024 * 1024);
+    assert_eq!(c.api.account_rate_per_minute, 30);
+    let c = Config::load_from(
+        Some("[api]\nshutdown_grace_secs = 3\nmax_connections = 7\n"),
+        env(&[("SPR_API__ACCOUNT_RATE_PER_MINUTE", "5")]),
+    )
+    .unwrap();
+    assert_eq!(c.api.shutdown_grace_secs, 3);
+    assert_eq!(c.api.max_connections, 7);
+    assert_eq!(c.api.account_rate_per_minute, 5);
+    for (toml, key) in [
+        (
+            "[api]\nheader_read_timeout_secs = 0\n",
+            "api.header_read_timeout_secs",
+        ),
+        ("[api]\nidle_timeout_secs = 0\n", "api.idle_timeout_secs"),
+        (
+            "[api]\nshutdown_grace_secs = 7200\n",
+            "api.shutdown_grace_secs",
+        ),
+        ("[api]\nmax_connections = 0\n", "api.max_connections"),
+        (
+            "[api]\nmax_buffered_body_bytes = 1000\n",
+            "api.max_buffered_body_bytes",
+        ),
+        (
+            "[api]\naccount_rate_per_minute = 0\n",
+            "api.account_rate_per_minute",
+        ),
+    ] {
+        let err = Config::load_from(Some(toml), HashMap::new()).unwrap_err();
+        assert_eq!(err.key, key, "{toml}");
+    }
+}

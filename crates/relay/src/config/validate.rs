@@ -8,7 +8,19 @@ use config::{Value, ValueKind};
 use super::{Config, ConfigError, ServiceConfig};
 
 const SECTIONS: &[(&str, &[&str])] = &[
-    ("api", &["listen", "max_body_bytes"]),
+    (
+        "api",
+        &[
+            "listen",
+            "max_body_bytes",
+            "header_read_timeout_secs",
+            "idle_timeout_secs",
+            "shutdown_grace_secs",
+            "max_connections",
+            "max_buffered_body_bytes",
+            "account_rate_per_minute",
+        ],
+    ),
     ("admin", &["listen", "token", "token_file"]),
     ("database", &["url", "url_file", "max_connections"]),
     ("keys", &["dir"]),
@@ -197,6 +209,48 @@ fn check_endpoint(key: String, endpoint: &str) -> Result<(), ConfigError> {
     ))
 }
 
+fn api(a: &super::ApiConfig) -> Result<(), ConfigError> {
+    let at_least_one = [
+        ("api.max_body_bytes", a.max_body_bytes as u64),
+        ("api.header_read_timeout_secs", a.header_read_timeout_secs),
+        ("api.idle_timeout_secs", a.idle_timeout_secs),
+        ("api.shutdown_grace_secs", a.shutdown_grace_secs),
+        ("api.max_connections", a.max_connections as u64),
+        (
+            "api.account_rate_per_minute",
+            u64::from(a.account_rate_per_minute),
+        ),
+    ];
+    for (key, value) in at_least_one {
+        if value == 0 {
+            return Err(ConfigError::new(key, "must be at least 1"));
+        }
+    }
+    // One hour: anything longer is a typo, and Duration arithmetic stays far from overflow.
+    for (key, value) in [
+        ("api.header_read_timeout_secs", a.header_read_timeout_secs),
+        ("api.idle_timeout_secs", a.idle_timeout_secs),
+        ("api.shutdown_grace_secs", a.shutdown_grace_secs),
+    ] {
+        if value > 3600 {
+            return Err(ConfigError::new(key, "must be at most 3600"));
+        }
+    }
+    if a.max_connections > 1_000_000 {
+        return Err(ConfigError::new(
+            "api.max_connections",
+            "must be at most 1000000",
+        ));
+    }
+    if a.max_buffered_body_bytes < a.max_body_bytes + crate::api::onion::FRAMING_ALLOWANCE {
+        return Err(ConfigError::new(
+            "api.max_buffered_body_bytes",
+            "must hold at least one onion body (max_body_bytes + 16384)",
+        ));
+    }
+    Ok(())
+}
+
 /// Validates the typed configuration.
 pub(super) fn config(c: &Config) -> Result<(), ConfigError> {
     let url = c.database.url.expose();
@@ -215,9 +269,7 @@ pub(super) fn config(c: &Config) -> Result<(), ConfigError> {
             "must be at least 1",
         ));
     }
-    if c.api.max_body_bytes == 0 {
-        return Err(ConfigError::new("api.max_body_bytes", "must be at least 1"));
-    }
+    api(&c.api)?;
     let s = &c.swarm;
     if s.resubscribe_min_secs < 1 {
         return Err(ConfigError::new(

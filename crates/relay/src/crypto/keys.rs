@@ -99,11 +99,37 @@ fn key_error(path: &Path, reason: &str) -> CryptoError {
 
 fn load_or_create_secret(path: &Path) -> Result<[u8; 32], CryptoError> {
     match std::fs::read(path) {
-        Ok(bytes) => parse_secret(&bytes)
-            .ok_or_else(|| key_error(path, "expected 32 raw bytes or 64 hex characters")),
+        Ok(bytes) => {
+            check_private(path)?;
+            let secret = parse_secret(&bytes)
+                .ok_or_else(|| key_error(path, "expected 32 raw bytes or 64 hex characters"))?;
+            if secret == [0u8; 32] {
+                return Err(key_error(path, "the key is all zeros"));
+            }
+            Ok(secret)
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => create_secret(path),
         Err(e) => Err(key_error(path, &e.to_string())),
     }
+}
+
+/// Refuses a key file that group or others may read or write (issue 16).
+fn check_private(path: &Path) -> Result<(), CryptoError> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path)
+        .map_err(|e| key_error(path, &e.to_string()))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        return Err(key_error(
+            path,
+            &format!(
+                "mode {:o} lets group/others access it (chmod 600)",
+                mode & 0o777
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn parse_secret(bytes: &[u8]) -> Option<[u8; 32]> {
@@ -144,6 +170,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn refuses_shared_and_all_zero_key_files() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("onion.key");
+        std::fs::write(&path, [7u8; 32]).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let err = load_or_create_secret(&path).unwrap_err().to_string();
+        assert!(err.contains("onion.key") && err.contains("640"), "{err}");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(load_or_create_secret(&path).unwrap(), [7u8; 32]);
+        std::fs::write(&path, [0u8; 32]).unwrap();
+        let err = load_or_create_secret(&path).unwrap_err().to_string();
+        assert!(err.contains("all zeros"), "{err}");
+    }
+
+    #[test]
     fn created_once_with_0600_and_never_overwritten() {
         let dir = tempfile::tempdir().unwrap();
         let first = RelayKeys::load_or_create(dir.path()).unwrap();
@@ -171,6 +213,11 @@ mod tests {
             format!("{}\n", "11".repeat(32)),
         )
         .unwrap();
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let private = std::fs::Permissions::from_mode(0o600);
+            std::fs::set_permissions(dir.path().join("onion.key"), private).unwrap();
+        }
         let keys = RelayKeys::load_or_create(dir.path()).unwrap();
         assert_eq!(keys.onion.secret(), &[0x11u8; 32]);
         std::fs::write(dir.path().join("swarm.key"), b"short").unwrap();

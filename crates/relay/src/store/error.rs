@@ -21,7 +21,20 @@ pub enum StoreError {
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match e {
-            sqlx::Error::PoolTimedOut => StoreError::Unavailable(e),
+            // Busy or unreachable: the client should retry later (error 3, issue 16).
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e),
+            // SQLSTATE 08 connection exception, 53 insufficient resources, 57P admin shutdown.
+            sqlx::Error::Database(ref db)
+                if db.code().is_some_and(|c| {
+                    c.starts_with("08") || c.starts_with("53") || c.starts_with("57P")
+                }) =>
+            {
+                StoreError::Unavailable(e)
+            }
             other => StoreError::Db(other),
         }
     }

@@ -26,6 +26,8 @@ impl SqliteStore {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
+            // Deleted rows are overwritten with zeros, not left readable in free pages.
+            .pragma("secure_delete", "ON")
             .busy_timeout(BUSY_TIMEOUT);
         let pool = SqlitePoolOptions::new().acquire_timeout(ACQUIRE_TIMEOUT);
         let pool = if is_in_memory(url) {
@@ -41,6 +43,7 @@ impl SqliteStore {
                     std::fs::create_dir_all(dir).map_err(|e| StoreError::Db(sqlx::Error::Io(e)))?;
                 }
             }
+            create_private(options.get_filename())?;
             pool.max_connections(max.max(1))
         };
         let pool = pool.connect_with(options).await?;
@@ -57,3 +60,19 @@ fn is_in_memory(url: &str) -> bool {
 }
 
 super::queries::sql_store!(SqliteStore);
+
+/// Creates the database file 0600 when absent; SQLite gives its `-wal` and `-shm` files the
+/// same mode.
+fn create_private(path: &std::path::Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Db(sqlx::Error::Io(e))),
+    }
+}

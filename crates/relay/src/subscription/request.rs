@@ -121,8 +121,18 @@ fn common<'a>(fields: &Fields<'a>) -> Result<Common<'a>, SubscriptionError> {
     })
 }
 
+/// Longest `service` accepted; no configured name is longer, and the name is echoed in the
+/// error reply and logs (issue 16).
+pub const MAX_SERVICE_NAME: usize = 64;
+
 /// Step 3: the service must be configured.
 fn service(services: &dyn ServiceCatalog, name: &str) -> Result<Arc<str>, SubscriptionError> {
+    if name.len() > MAX_SERVICE_NAME {
+        return Err(SubscriptionError::new(
+            Code::BadInput,
+            "Invalid service: longer than 64 bytes",
+        ));
+    }
     services.service(name).ok_or_else(|| {
         SubscriptionError::new(
             Code::ServiceNotAvailable,

@@ -10,9 +10,12 @@ pub enum OnionError {
     /// The body is shorter than the 4-byte length prefix.
     #[error("invalid onion request: body too short")]
     TooShort,
-    /// The body is larger than 10 485 760 bytes, or could not be read.
-    #[error("invalid onion request: body too large or unreadable")]
+    /// The body is larger than the route's limit (`api::onion::body_limit`).
+    #[error("invalid onion request: body too large")]
     TooLarge,
+    /// The body broke off, or did not arrive within the body timeout.
+    #[error("invalid onion request: body incomplete")]
+    Incomplete,
     /// The length prefix points past the end of the body.
     #[error("invalid onion request: ciphertext length exceeds the body")]
     LengthBeyondBody,

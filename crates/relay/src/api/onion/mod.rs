@@ -26,11 +26,27 @@ pub use error::OnionError;
 pub use framing::MAX_BODY;
 pub use layer::{EncType, Layer, NonceSource, RandomNonces};
 
-use super::{handle_json, ApiState};
+use super::layers::Unread;
+use super::{process, ApiState};
 use crate::admin::metrics as names;
 
 /// The route of the onion endpoint.
 pub const PATH: &str = "/oxen/v4/lsrpc";
+
+/// What an onion body may add around the JSON body it carries: the 4-byte prefix, the routing
+/// JSON (about 300 bytes from clients), the inner meta and bencode framing (about 100 bytes)
+/// and the cipher's nonce and tag (40 bytes), with ample room to spare.
+pub const FRAMING_ALLOWANCE: usize = 16_384;
+
+/// This route's body limit for a JSON limit of `max_body_bytes`: an onion body can only ever
+/// succeed if the JSON body inside fits `max_body_bytes` (PROTOCOL §4.4), so anything larger is
+/// refused before it is read. Clients send one subscription per request, 1–2 KB onion bodies;
+/// the default (100 000 + 16 384 bytes) is far below the 10 MiB the storage servers allow.
+pub fn body_limit(max_body_bytes: usize) -> usize {
+    max_body_bytes
+        .saturating_add(FRAMING_ALLOWANCE)
+        .min(MAX_BODY)
+}
 
 /// What became of one onion request (`relay_onion_requests_total{result}`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +59,8 @@ enum Outcome {
     InnerError,
     /// An inner path that is not a JSON route.
     NotFound,
+    /// Refused unread: the body budget was spent.
+    Busy,
 }
 
 impl Outcome {
@@ -52,13 +70,14 @@ impl Outcome {
             Outcome::BadRequest => "bad_request",
             Outcome::InnerError => "inner_error",
             Outcome::NotFound => "not_found",
+            Outcome::Busy => "busy",
         }
     }
 }
 
-/// The axum handler; reads at most [`MAX_BODY`] bytes itself, so the limit is this route's own.
+/// The axum handler; the body is already buffered within [`body_limit`] by the shared layer.
 pub(crate) async fn lsrpc(State(state): State<ApiState>, body: Body) -> Response {
-    match axum::body::to_bytes(body, MAX_BODY).await {
+    match axum::body::to_bytes(body, state.limits.onion_body_limit).await {
         Ok(bytes) => respond(&state, &bytes, &RandomNonces).await,
         Err(_) => reject("unknown", &OnionError::TooLarge),
     }
@@ -102,11 +121,33 @@ async fn answer(state: &ApiState, plaintext: &[u8]) -> (Vec<u8>, Outcome) {
     if !request.is_post() {
         return (reply::method_not_allowed(), Outcome::InnerError);
     }
-    let json = handle_json(state, endpoint, request.body).await;
+    let json = process(state, endpoint, request.body).await;
     (
         reply::encode(200, reply::JSON, json.as_bytes()),
         Outcome::Ok,
     )
+}
+
+/// The reply to a body that was never read whole: it cannot be decrypted, so it cannot be
+/// answered encrypted. Too large or broken off is the spec's plain 400 (§4.2); a full body
+/// budget is a plain 503 with `Retry-After`, the one "retry later" a client cannot read.
+pub(super) fn unread_reply(unread: Unread) -> Response {
+    match unread {
+        Unread::TooLarge => reject("unknown", &OnionError::TooLarge),
+        Unread::Slow | Unread::Broken => reject("unknown", &OnionError::Incomplete),
+        Unread::Busy => {
+            record("unknown", Outcome::Busy);
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [
+                    (header::CONTENT_TYPE, reply::TEXT),
+                    (header::RETRY_AFTER, "1"),
+                ],
+                "Service busy, retry later",
+            )
+                .into_response()
+        }
+    }
 }
 
 fn reject(enc_label: &'static str, e: &OnionError) -> Response {
