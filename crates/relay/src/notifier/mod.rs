@@ -16,6 +16,7 @@ mod hms;
 mod http;
 mod oauth;
 mod registry;
+mod renew;
 
 mod log;
 pub mod validate;
@@ -120,4 +121,22 @@ pub enum Verdict {
         /// Whether this deserves an error log.
         alert: bool,
     },
+}
+
+impl Verdict {
+    /// The token is dead (`config_reason` as in [`Verdict::TokenInvalid`]).
+    pub fn invalid(reason: &'static str, config_reason: bool) -> Self {
+        Verdict::TokenInvalid {
+            reason,
+            config_reason,
+        }
+    }
+
+    /// Give up on this push without deleting anything, and alert the operator.
+    pub fn drop_alert(reason: &'static str) -> Self {
+        Verdict::Drop {
+            reason,
+            alert: true,
+        }
+    }
 }
