@@ -46,6 +46,9 @@ pub const END_TO_END: &str = "relay_end_to_end_seconds";
 pub const TOKENS_REMOVED: &str = "relay_tokens_removed_total";
 /// `relay_breaker_open{service}`: 1 while a service's circuit breaker is open (gauge).
 pub const BREAKER_OPEN: &str = "relay_breaker_open";
+/// `relay_service_config_error{service}`: 1 while a service is stopped by a configuration
+/// error such as FCM `SENDER_ID_MISMATCH` (gauge).
+pub const SERVICE_CONFIG_ERROR: &str = "relay_service_config_error";
 /// `relay_credential_expiry_timestamp_seconds{service}`: when credentials expire, Unix seconds;
 /// 0 means unknown (gauge).
 pub const CREDENTIAL_EXPIRY: &str = "relay_credential_expiry_timestamp_seconds";
@@ -84,6 +87,7 @@ pub const NAMES: &[&str] = &[
     END_TO_END,
     TOKENS_REMOVED,
     BREAKER_OPEN,
+    SERVICE_CONFIG_ERROR,
     CREDENTIAL_EXPIRY,
     SWARMS,
     SWARMS_CONNECTED,
@@ -137,6 +141,7 @@ fn register() {
         SWARM_CONNECTIONS,
         PUSH_QUEUE_DEPTH,
         BREAKER_OPEN,
+        SERVICE_CONFIG_ERROR,
         CREDENTIAL_EXPIRY,
         SWARMS,
         SWARMS_CONNECTED,
@@ -190,6 +195,10 @@ fn describe() {
         "Device tokens deleted after a provider verdict."
     );
     describe_gauge!(BREAKER_OPEN, "1 while a service's circuit breaker is open.");
+    describe_gauge!(
+        SERVICE_CONFIG_ERROR,
+        "1 while a service is stopped by a configuration error (FCM SENDER_ID_MISMATCH)."
+    );
     describe_gauge!(
         CREDENTIAL_EXPIRY,
         "When a service's credentials expire, Unix seconds (0 = unknown)."

@@ -12,6 +12,7 @@
 mod apns;
 mod error;
 mod fcm;
+mod halt;
 mod hms;
 mod http;
 mod oauth;
@@ -99,7 +100,7 @@ pub enum Verdict {
     /// The provider accepted the push.
     Delivered,
     /// The token is dead: delete every subscription with it. `config_reason` is set when the
-    /// reason points at the relay's configuration (DeviceTokenNotForTopic, SENDER_ID_MISMATCH…),
+    /// reason points at the relay's configuration (DeviceTokenNotForTopic…),
     /// which the mass-invalidation breaker watches.
     TokenInvalid {
         /// Provider's reason, from a closed set (metric label).

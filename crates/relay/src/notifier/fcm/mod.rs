@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use super::halt::Halt;
 use super::http::{self, HttpOptions};
 use super::oauth::{self, BearerCache};
 use super::renew::{send_renewing, Answer, Renewable};
@@ -17,7 +18,7 @@ use crate::config::{FcmConfig, FcmPriority};
 use crate::subscription::DeviceToken;
 
 pub(crate) use account::ServiceAccount;
-pub(crate) use verdict::verdict;
+pub(crate) use verdict::{verdict, SENDER_ID_MISMATCH};
 
 const DEFAULT_ENDPOINT: &str = "https://fcm.googleapis.com";
 /// The JWT bearer grant type, sent form-encoded.
@@ -31,6 +32,8 @@ pub struct Fcm {
     account: ServiceAccount,
     priority: FcmPriority,
     token: BearerCache,
+    /// Stopped after `SENDER_ID_MISMATCH` (wrong project).
+    halt: Halt,
 }
 
 impl Fcm {
@@ -78,6 +81,7 @@ impl Fcm {
             account,
             priority: config.priority,
             token: BearerCache::default(),
+            halt: Halt::new(service),
         })
     }
 
@@ -164,8 +168,13 @@ impl Notifier for Fcm {
     }
 
     async fn send(&self, push: &Push) -> Verdict {
+        if let Some(stopped) = self.halt.check(SENDER_ID_MISMATCH) {
+            return stopped;
+        }
         // PROTOCOL §11.2: 401/UNAUTHENTICATED → refresh the token, retry once, then drop.
-        send_renewing(self, push).await
+        let verdict = send_renewing(self, push).await;
+        self.halt.record(&verdict, SENDER_ID_MISMATCH);
+        verdict
     }
 }
 

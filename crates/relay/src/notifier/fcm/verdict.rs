@@ -8,6 +8,9 @@ use crate::notifier::Verdict;
 /// Default wait after a 429 without `Retry-After` (PROTOCOL §11.2).
 const QUOTA_DELAY: Duration = Duration::from_secs(60);
 
+/// The answer that stops an FCM service (see `notifier/halt.rs`).
+pub(crate) const SENDER_ID_MISMATCH: &str = "SENDER_ID_MISMATCH";
+
 const FCM_ERROR_TYPE: &str = "type.googleapis.com/google.firebase.fcm.v1.FcmError";
 
 /// FCM `errorCode`s and Google RPC statuses, as static metric labels.
@@ -40,7 +43,9 @@ pub(crate) fn verdict(status: u16, body: &[u8], retry_after: Option<Duration>) -
         (200..=299, _) => Verdict::Delivered,
         (_, "UNREGISTERED") => Verdict::invalid("UNREGISTERED", false),
         // The token may belong to another project: the breaker watches this one.
-        (_, "SENDER_ID_MISMATCH") => Verdict::invalid("SENDER_ID_MISMATCH", true),
+        // The relay's key belongs to another project: a configuration error, never a dead
+        // token. Nothing is deleted; `Fcm::send` stops the service (notifier/halt.rs).
+        (_, SENDER_ID_MISMATCH) => Verdict::drop_alert(SENDER_ID_MISMATCH),
         (400, "INVALID_ARGUMENT") if error.fcm_code.is_some() => {
             Verdict::invalid("INVALID_ARGUMENT", false)
         }
@@ -123,10 +128,10 @@ mod tests {
     }
 
     #[test]
-    fn row_403_sender_id_mismatch_is_a_config_reason() {
+    fn row_403_sender_id_mismatch_drops_and_never_invalidates() {
         assert_eq!(
             error(403, "PERMISSION_DENIED", &fcm("SENDER_ID_MISMATCH")),
-            Verdict::invalid("SENDER_ID_MISMATCH", true)
+            Verdict::drop_alert("SENDER_ID_MISMATCH")
         );
     }
 
