@@ -1,5 +1,5 @@
 //! APNs over HTTP/2 with our own client (PROTOCOL §11.1): token auth (ES256 JWT from a `.p8`)
-//! or certificate auth (`.p12` TLS client identity).
+//! or certificate auth (TLS client identity from a `.p12`, or a PEM with certificate and key).
 
 mod cert;
 mod jwt;
@@ -151,10 +151,15 @@ fn credentials(
             key: "key_file or certificate_file",
         });
     }
-    let der = http::read_file(service, &config.certificate_file)?;
-    let password = config.certificate_password.expose();
-    let (identity, not_after) = cert::load_p12(&der, password)
-        .map_err(|e| invalid(&config.certificate_file, ".p12 certificate", e))?;
+    let file = http::read_file(service, &config.certificate_file)?;
+    let (identity, not_after) = if cert::is_pem(&file) {
+        cert::load_pem(&file)
+            .map_err(|e| invalid(&config.certificate_file, "PEM certificate + private key", e))?
+    } else {
+        let password = config.certificate_password.expose();
+        cert::load_p12(&file, password)
+            .map_err(|e| invalid(&config.certificate_file, ".p12 certificate", e))?
+    };
     metrics::gauge!("relay_credential_expiry_timestamp_seconds", "service" => service.to_owned())
         .set(not_after as f64);
     Ok((None, Some(identity)))
