@@ -276,10 +276,6 @@ async fn fcm_wire_answers_become_verdicts() {
             invalid("INVALID_ARGUMENT", false),
         ),
         (
-            mock_fcm::sender_id_mismatch(),
-            invalid("SENDER_ID_MISMATCH", true),
-        ),
-        (
             mock_fcm::quota_exceeded(30),
             Verdict::Retry {
                 reason: "QUOTA_EXCEEDED",
@@ -299,6 +295,22 @@ async fn fcm_wire_answers_become_verdicts() {
         s.mock.reply(&token, reply);
         assert_eq!(s.notifier.send(&push("firebase", &token)).await, expected);
     }
+}
+
+#[tokio::test]
+async fn fcm_sender_id_mismatch_stops_the_service_and_invalidates_nothing() {
+    let s = fcm().await;
+    let token = format!("{FCM_TOKEN}-mismatch");
+    s.mock.reply(&token, mock_fcm::sender_id_mismatch());
+    let stopped = Verdict::Drop {
+        reason: "SENDER_ID_MISMATCH",
+        alert: true,
+    };
+    assert_eq!(s.notifier.send(&push("firebase", &token)).await, stopped);
+    // Deliveries for the service stop: a token the mock would accept is not sent.
+    assert_eq!(s.notifier.send(&push("firebase", FCM_TOKEN)).await, stopped);
+    let first = s.mock.next_request().await.unwrap();
+    assert_eq!(first.body["message"]["token"], token.as_str());
 }
 
 #[tokio::test]

@@ -142,6 +142,10 @@ metric_table! {
     /// `relay_breaker_open{service}`: 1 while a service's circuit breaker is open (gauge).
     BREAKER_OPEN = "relay_breaker_open", Gauge, ["service"], PerService,
         "1 while a service's circuit breaker is open.";
+    /// `relay_service_config_error{service}`: 1 while a service is stopped by a configuration
+    /// error such as FCM `SENDER_ID_MISMATCH` (gauge).
+    SERVICE_CONFIG_ERROR = "relay_service_config_error", Gauge, ["service"], PerService,
+        "1 while a service is stopped by a configuration error (FCM SENDER_ID_MISMATCH).";
     /// `relay_credential_expiry_timestamp_seconds{service}`: when the long-lived credential
     /// expires (an APNs certificate's notAfter), Unix seconds; absent when it has no known
     /// expiry (APNs .p8 key, FCM service-account key, HMS app secret).

@@ -226,4 +226,22 @@ mod tests {
             Err(CryptoError::KeyFile { .. })
         ));
     }
+
+    /// Upstream SPNS keeps its `[keys] onionreq` X25519 secret as 32 raw bytes (or 64 hex):
+    /// copied to `onion.key` either way, it gives the same public key clients already know.
+    #[test]
+    fn upstream_onionreq_file_raw_or_hex_gives_the_same_public_key() {
+        let secret: [u8; 32] = std::array::from_fn(|i| i as u8 * 7 + 1);
+        let raw = tempfile::tempdir().unwrap();
+        std::fs::write(onion_key_path(raw.path()), secret).unwrap();
+        let hex_dir = tempfile::tempdir().unwrap();
+        std::fs::write(onion_key_path(hex_dir.path()), hex::encode(secret)).unwrap();
+        let from_raw = RelayKeys::load_or_create(raw.path()).unwrap();
+        let from_hex = RelayKeys::load_or_create(hex_dir.path()).unwrap();
+        assert_eq!(from_raw.onion.secret(), &secret);
+        assert_eq!(from_raw.onion.public(), from_hex.onion.public());
+        assert_eq!(from_raw.onion.public(), &x25519_base(&secret));
+        // The raw file is left byte for byte as it was.
+        assert_eq!(std::fs::read(onion_key_path(raw.path())).unwrap(), secret);
+    }
 }

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 
 use super::http::{self, HttpOptions};
 use super::oauth::{self, BearerCache};
+use super::renew::{send_renewing, Answer, Renewable};
 use super::{validate, Notifier, NotifyError, Push, Verdict};
 use crate::config::{HmsConfig, Secret};
 use crate::subscription::DeviceToken;
@@ -63,8 +64,17 @@ impl Hms {
             token: BearerCache::default(),
         })
     }
+}
 
-    async fn attempt(&self, push: &Push) -> (Verdict, Option<Arc<str>>) {
+// === impl Renewable for Hms ===
+
+#[async_trait]
+impl Renewable for Hms {
+    fn service(&self) -> &str {
+        &self.service
+    }
+
+    async fn attempt(&self, push: &Push) -> (Answer, Option<Arc<str>>) {
         let form = [
             ("grant_type", "client_credentials"),
             ("client_id", self.app_id.as_str()),
@@ -73,27 +83,23 @@ impl Hms {
         let exchange = oauth::exchange(&self.client, &self.service, &self.token_url, &form);
         let token = match self.token.get(http::unix_now(), exchange).await {
             Ok(token) => token,
-            Err(verdict) => return (verdict, None),
+            Err(verdict) => return (verdict.into(), None),
         };
-        let response = self
+        let request = self
             .client
             .post(&self.send_url)
             .bearer_auth(&token)
             .header("content-type", "application/json")
-            .body(body(push).to_string())
-            .send()
-            .await;
-        let verdict = match response {
-            Ok(response) => {
-                let status = response.status().as_u16();
-                match response.bytes().await {
-                    Ok(bytes) => verdict(status, &bytes, push.token.expose()),
-                    Err(e) => http::transport_verdict(&e),
-                }
-            }
-            Err(e) => http::transport_verdict(&e),
+            .body(body(push).to_string());
+        let answer = match http::send(request).await {
+            Ok(r) => verdict(r.status, &r.body, push.token.expose()),
+            Err(verdict) => verdict.into(),
         };
-        (verdict, Some(token))
+        (answer, Some(token))
+    }
+
+    async fn renew(&self, rejected: &str) {
+        self.token.renew(rejected).await;
     }
 }
 
@@ -114,7 +120,7 @@ fn body(push: &Push) -> serde_json::Value {
 }
 
 /// Classifies one answer by its `code` (PROTOCOL §11.3), then by HTTP status.
-pub(crate) fn verdict(status: u16, body: &[u8], token: &str) -> Verdict {
+pub(crate) fn verdict(status: u16, body: &[u8], token: &str) -> Answer {
     #[derive(serde::Deserialize)]
     struct Reply {
         code: String,
@@ -123,23 +129,22 @@ pub(crate) fn verdict(status: u16, body: &[u8], token: &str) -> Verdict {
     }
     let reply = serde_json::from_slice::<Reply>(body).ok();
     let code = reply.as_ref().map_or("", |r| r.code.as_str());
-    match (status, code) {
+    let verdict = match (status, code) {
         (_, "80000000") => Verdict::Delivered,
-        (_, "80300007") => invalid("InvalidToken"),
+        (_, "80300007") => Verdict::invalid("InvalidToken", false),
         (_, "80100000") if lists_illegal(reply.as_ref().map_or("", |r| &r.msg), token) => {
-            invalid("IllegalToken")
+            Verdict::invalid("IllegalToken", false)
         }
-        (_, "80200003") => drop_alert(OAUTH_EXPIRED),
+        // The access token expired early: a new one is fetched and the push retried once.
+        (_, "80200003") => return Answer::CredentialRejected("OAuthTokenExpired"),
         (502 | 503, _) => Verdict::Retry {
             reason: "Unavailable",
             after: None,
         },
-        _ => drop_alert("other"),
-    }
+        _ => Verdict::drop_alert("other"),
+    };
+    Answer::Verdict(verdict)
 }
-
-/// The reason after which a new access token is fetched and the push retried once.
-const OAUTH_EXPIRED: &str = "OAuthTokenExpired";
 
 /// `msg` of an 80100000 reply is itself JSON: `{"success":…,"illegal_tokens":[…]}`.
 fn lists_illegal(msg: &str, token: &str) -> bool {
@@ -149,20 +154,6 @@ fn lists_illegal(msg: &str, token: &str) -> bool {
         illegal_tokens: Vec<String>,
     }
     serde_json::from_str::<Partial>(msg).is_ok_and(|p| p.illegal_tokens.iter().any(|t| t == token))
-}
-
-fn invalid(reason: &'static str) -> Verdict {
-    Verdict::TokenInvalid {
-        reason,
-        config_reason: false,
-    }
-}
-
-fn drop_alert(reason: &'static str) -> Verdict {
-    Verdict::Drop {
-        reason,
-        alert: true,
-    }
 }
 
 #[async_trait]
@@ -176,15 +167,8 @@ impl Notifier for Hms {
     }
 
     async fn send(&self, push: &Push) -> Verdict {
-        let (first, token) = self.attempt(push).await;
-        match (&first, token) {
-            // 80200003: the access token expired early → new token, retry once.
-            (Verdict::Drop { reason, .. }, Some(rejected)) if *reason == OAUTH_EXPIRED => {
-                self.token.renew(&rejected).await;
-                self.attempt(push).await.0
-            }
-            _ => first,
-        }
+        // PROTOCOL §11.3: 80200003 → new access token, retry once, then drop.
+        send_renewing(self, push).await
     }
 }
 
@@ -194,8 +178,9 @@ mod tests {
 
     const TOKEN: &str = "hms-token-0123456789abcdef0123456789";
 
+    /// The table's answer as the push's final verdict (a refused token counts as dropped).
     fn v(status: u16, body: &str) -> Verdict {
-        verdict(status, body.as_bytes(), TOKEN)
+        verdict(status, body.as_bytes(), TOKEN).into_verdict()
     }
 
     #[test]
@@ -207,7 +192,7 @@ mod tests {
     #[test]
     fn row_invalid_token() {
         let body = r#"{"code":"80300007","msg":"All the tokens are invalid"}"#;
-        assert_eq!(v(400, body), invalid("InvalidToken"));
+        assert_eq!(v(400, body), Verdict::invalid("InvalidToken", false));
     }
 
     #[test]
@@ -215,15 +200,18 @@ mod tests {
         let listed = format!(
             r#"{{"code":"80100000","msg":"{{\"success\":0,\"failure\":1,\"illegal_tokens\":[\"{TOKEN}\"]}}"}}"#
         );
-        assert_eq!(v(200, &listed), invalid("IllegalToken"));
+        assert_eq!(v(200, &listed), Verdict::invalid("IllegalToken", false));
         let other = r#"{"code":"80100000","msg":"{\"illegal_tokens\":[\"someone-else\"]}"}"#;
-        assert_eq!(v(200, other), drop_alert("other"));
+        assert_eq!(v(200, other), Verdict::drop_alert("other"));
     }
 
     #[test]
     fn row_oauth_expired_asks_for_a_new_token() {
         let body = r#"{"code":"80200003","msg":"OAuth token expired"}"#;
-        assert_eq!(v(401, body), drop_alert(OAUTH_EXPIRED));
+        assert_eq!(
+            verdict(401, body.as_bytes(), TOKEN),
+            Answer::CredentialRejected("OAuthTokenExpired")
+        );
     }
 
     #[test]
@@ -240,9 +228,9 @@ mod tests {
     fn row_other_codes_drop() {
         assert_eq!(
             v(400, r#"{"code":"80100003","msg":"bad"}"#),
-            drop_alert("other")
+            Verdict::drop_alert("other")
         );
-        assert_eq!(v(500, ""), drop_alert("other"));
+        assert_eq!(v(500, ""), Verdict::drop_alert("other"));
     }
 
     #[test]

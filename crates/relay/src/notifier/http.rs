@@ -140,6 +140,29 @@ pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     value.trim().parse().ok().map(Duration::from_secs)
 }
 
+/// A provider's HTTP answer: status, `Retry-After` and body.
+pub(crate) struct Reply {
+    /// HTTP status code.
+    pub status: u16,
+    /// `Retry-After`, when given in seconds.
+    pub retry_after: Option<Duration>,
+    /// The whole body.
+    pub body: bytes::Bytes,
+}
+
+/// Sends `request` and reads the whole answer; no answer at all becomes a retry verdict.
+pub(crate) async fn send(request: reqwest::RequestBuilder) -> Result<Reply, Verdict> {
+    let response = request.send().await.map_err(|e| transport_verdict(&e))?;
+    let status = response.status().as_u16();
+    let retry_after = retry_after(response.headers());
+    let body = response.bytes().await.map_err(|e| transport_verdict(&e))?;
+    Ok(Reply {
+        status,
+        retry_after,
+        body,
+    })
+}
+
 /// A request that got no HTTP answer: timeouts and connection failures are retried (§11).
 pub(crate) fn transport_verdict(error: &reqwest::Error) -> Verdict {
     let reason = if error.is_timeout() {

@@ -12,10 +12,12 @@
 mod apns;
 mod error;
 mod fcm;
+mod halt;
 mod hms;
 mod http;
 mod oauth;
 mod registry;
+mod renew;
 
 mod log;
 pub mod validate;
@@ -98,7 +100,7 @@ pub enum Verdict {
     /// The provider accepted the push.
     Delivered,
     /// The token is dead: delete every subscription with it. `config_reason` is set when the
-    /// reason points at the relay's configuration (DeviceTokenNotForTopic, SENDER_ID_MISMATCH…),
+    /// reason points at the relay's configuration (DeviceTokenNotForTopic…),
     /// which the mass-invalidation breaker watches.
     TokenInvalid {
         /// Provider's reason, from a closed set (metric label).
@@ -120,4 +122,22 @@ pub enum Verdict {
         /// Whether this deserves an error log.
         alert: bool,
     },
+}
+
+impl Verdict {
+    /// The token is dead (`config_reason` as in [`Verdict::TokenInvalid`]).
+    pub fn invalid(reason: &'static str, config_reason: bool) -> Self {
+        Verdict::TokenInvalid {
+            reason,
+            config_reason,
+        }
+    }
+
+    /// Give up on this push without deleting anything, and alert the operator.
+    pub fn drop_alert(reason: &'static str) -> Self {
+        Verdict::Drop {
+            reason,
+            alert: true,
+        }
+    }
 }

@@ -1,5 +1,5 @@
 //! APNs over HTTP/2 with our own client (PROTOCOL §11.1): token auth (ES256 JWT from a `.p8`)
-//! or certificate auth (`.p12` TLS client identity).
+//! or certificate auth (TLS client identity from a `.p12`, or a PEM with certificate and key).
 
 mod cert;
 mod jwt;
@@ -11,6 +11,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::http::{self, HttpOptions};
+use super::renew::{send_renewing, Answer, Renewable};
 use super::{validate, Notifier, NotifyError, Push, Verdict};
 use crate::admin::metrics as names;
 use crate::config::ApnsConfig;
@@ -56,9 +57,10 @@ impl Apns {
         })
     }
 
-    async fn attempt(&self, push: &Push, now: u64) -> (Verdict, Option<Arc<str>>) {
+    /// The request of PROTOCOL §11.1, with the provider token when token auth is used.
+    fn request(&self, push: &Push, now: u64, jwt: Option<&str>) -> reqwest::RequestBuilder {
         let url = format!("{}/3/device/{}", self.base, push.token.expose());
-        let mut request = self
+        let request = self
             .client
             .post(url)
             .header("apns-topic", &self.topic)
@@ -67,31 +69,46 @@ impl Apns {
             .header("apns-expiration", (now + self.expiration_secs).to_string())
             .header("content-type", "application/json")
             .body(body(&push.enc_payload).to_string());
-        let mut sent_jwt = None;
-        if let Some(signer) = &self.jwt {
-            match signer.token(now) {
-                Ok(jwt) => {
-                    request = request.header("authorization", format!("bearer {jwt}"));
-                    sent_jwt = Some(jwt);
-                }
-                Err(e) => {
-                    tracing::error!(service = %self.service, error = %e, "cannot sign the APNs JWT");
-                    return (drop_alert("jwt_signing"), None);
-                }
-            }
+        match jwt {
+            Some(jwt) => request.header("authorization", format!("bearer {jwt}")),
+            None => request,
         }
-        let verdict = match request.send().await {
-            Ok(response) => {
-                let status = response.status().as_u16();
-                let after = http::retry_after(response.headers());
-                match response.bytes().await {
-                    Ok(bytes) => verdict(status, &bytes, after),
-                    Err(e) => http::transport_verdict(&e),
-                }
+    }
+}
+
+// === impl Renewable for Apns ===
+
+#[async_trait]
+impl Renewable for Apns {
+    fn service(&self) -> &str {
+        &self.service
+    }
+
+    async fn attempt(&self, push: &Push) -> (Answer, Option<Arc<str>>) {
+        let now = http::unix_now();
+        let jwt = match self
+            .jwt
+            .as_ref()
+            .map(|signer| signer.token(now))
+            .transpose()
+        {
+            Ok(jwt) => jwt,
+            Err(e) => {
+                tracing::error!(service = %self.service, error = %e, "cannot sign the APNs JWT");
+                return (Verdict::drop_alert("jwt_signing").into(), None);
             }
-            Err(e) => http::transport_verdict(&e),
         };
-        (verdict, sent_jwt)
+        let answer = match http::send(self.request(push, now, jwt.as_deref())).await {
+            Ok(r) => verdict(r.status, &r.body, r.retry_after),
+            Err(verdict) => verdict.into(),
+        };
+        (answer, jwt)
+    }
+
+    async fn renew(&self, rejected: &str) {
+        if let Some(signer) = &self.jwt {
+            signer.renew(rejected);
+        }
     }
 }
 
@@ -135,10 +152,15 @@ fn credentials(
             key: "key_file or certificate_file",
         });
     }
-    let der = http::read_file(service, &config.certificate_file)?;
-    let password = config.certificate_password.expose();
-    let (identity, not_after) = cert::load_p12(&der, password)
-        .map_err(|e| invalid(&config.certificate_file, ".p12 certificate", e))?;
+    let file = http::read_file(service, &config.certificate_file)?;
+    let (identity, not_after) = if cert::is_pem(&file) {
+        cert::load_pem(&file)
+            .map_err(|e| invalid(&config.certificate_file, "PEM certificate + private key", e))?
+    } else {
+        let password = config.certificate_password.expose();
+        cert::load_p12(&file, password)
+            .map_err(|e| invalid(&config.certificate_file, ".p12 certificate", e))?
+    };
     metrics::gauge!(names::CREDENTIAL_EXPIRY, "service" => service.to_owned())
         .set(not_after as f64);
     Ok((None, Some(identity)))
@@ -159,13 +181,6 @@ fn body(enc_payload: &str) -> serde_json::Value {
     })
 }
 
-fn drop_alert(reason: &'static str) -> Verdict {
-    Verdict::Drop {
-        reason,
-        alert: true,
-    }
-}
-
 #[async_trait]
 impl Notifier for Apns {
     fn kind(&self) -> &'static str {
@@ -177,16 +192,8 @@ impl Notifier for Apns {
     }
 
     async fn send(&self, push: &Push) -> Verdict {
-        let (first, jwt) = self.attempt(push, http::unix_now()).await;
-        match (&self.jwt, jwt) {
-            // PROTOCOL §11.1: a rejected provider token → new JWT, retry once, then drop.
-            (Some(signer), Some(rejected)) if verdict::wants_new_jwt(&first) => {
-                tracing::warn!(service = %self.service, verdict = ?first, "APNs refused the JWT; renewing");
-                signer.renew(&rejected);
-                self.attempt(push, http::unix_now()).await.0
-            }
-            _ => first,
-        }
+        // PROTOCOL §11.1: a rejected provider token → new JWT, retry once, then drop.
+        send_renewing(self, push).await
     }
 }
 

@@ -1,7 +1,8 @@
-//! APNs answers → [`Verdict`]: the table of PROTOCOL §11.1, one arm per row.
+//! APNs answers → [`Answer`]s: the table of PROTOCOL §11.1, one arm per row.
 
 use std::time::Duration;
 
+use crate::notifier::renew::Answer;
 use crate::notifier::Verdict;
 
 /// First delay after a 429 (PROTOCOL §11.1: "retry, first delay ≥ 60 s").
@@ -39,7 +40,7 @@ const REASONS: &[&str] = &[
     "Unregistered",
 ];
 
-/// Reasons after which a fresh JWT is made and the push retried once.
+/// Reasons that mean the JWT was refused: a fresh one is made and the push retried once.
 const PROVIDER_TOKEN_REASONS: &[&str] = &[
     "ExpiredProviderToken",
     "InvalidProviderToken",
@@ -47,14 +48,14 @@ const PROVIDER_TOKEN_REASONS: &[&str] = &[
 ];
 
 /// Classifies one APNs answer: HTTP status, body (`{"reason": …}`) and `Retry-After`.
-pub(crate) fn verdict(status: u16, body: &[u8], retry_after: Option<Duration>) -> Verdict {
+pub(crate) fn verdict(status: u16, body: &[u8], retry_after: Option<Duration>) -> Answer {
     let reason = reason(body);
-    match (status, reason) {
+    let verdict = match (status, reason) {
         (200, _) => Verdict::Delivered,
-        (400, "BadDeviceToken") => invalid(reason, false),
+        (400, "BadDeviceToken") => Verdict::invalid(reason, false),
         // The token may be fine and the topic wrong: the breaker watches this one.
-        (400, "DeviceTokenNotForTopic") => invalid(reason, true),
-        (410, _) => invalid(
+        (400, "DeviceTokenNotForTopic") => Verdict::invalid(reason, true),
+        (410, _) => Verdict::invalid(
             if reason == "other" {
                 "Unregistered"
             } else {
@@ -62,7 +63,7 @@ pub(crate) fn verdict(status: u16, body: &[u8], retry_after: Option<Duration>) -
             },
             false,
         ),
-        (403, r) if PROVIDER_TOKEN_REASONS.contains(&r) => drop_alert(r),
+        (403, r) if PROVIDER_TOKEN_REASONS.contains(&r) => return Answer::CredentialRejected(r),
         (429, _) => Verdict::Retry {
             reason: "TooManyRequests",
             after: Some(
@@ -78,13 +79,9 @@ pub(crate) fn verdict(status: u16, body: &[u8], retry_after: Option<Duration>) -
             after: retry_after,
         },
         // 413 PayloadTooLarge, other 400/403/404/405 reasons (BadTopic, TopicDisallowed, …).
-        _ => drop_alert(reason),
-    }
-}
-
-/// Whether a verdict came from a rejected JWT (renew it and retry once).
-pub(crate) fn wants_new_jwt(verdict: &Verdict) -> bool {
-    matches!(verdict, Verdict::Drop { reason, .. } if PROVIDER_TOKEN_REASONS.contains(reason))
+        _ => Verdict::drop_alert(reason),
+    };
+    Answer::Verdict(verdict)
 }
 
 fn reason(body: &[u8]) -> &'static str {
@@ -101,23 +98,14 @@ fn reason(body: &[u8]) -> &'static str {
         .unwrap_or("other")
 }
 
-fn invalid(reason: &'static str, config_reason: bool) -> Verdict {
-    Verdict::TokenInvalid {
-        reason,
-        config_reason,
-    }
-}
-
-fn drop_alert(reason: &'static str) -> Verdict {
-    Verdict::Drop {
-        reason,
-        alert: true,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The table's answer as the push's final verdict (a refused JWT counts as dropped).
+    fn verdict(status: u16, body: &[u8], retry_after: Option<Duration>) -> Verdict {
+        super::verdict(status, body, retry_after).into_verdict()
+    }
 
     fn v(status: u16, reason: &str) -> Verdict {
         verdict(
@@ -134,28 +122,43 @@ mod tests {
 
     #[test]
     fn row_bad_device_token_and_410_invalidate() {
-        assert_eq!(v(400, "BadDeviceToken"), invalid("BadDeviceToken", false));
-        assert_eq!(v(410, "Unregistered"), invalid("Unregistered", false));
-        assert_eq!(v(410, "ExpiredToken"), invalid("ExpiredToken", false));
-        assert_eq!(verdict(410, b"", None), invalid("Unregistered", false));
+        assert_eq!(
+            v(400, "BadDeviceToken"),
+            Verdict::invalid("BadDeviceToken", false)
+        );
+        assert_eq!(
+            v(410, "Unregistered"),
+            Verdict::invalid("Unregistered", false)
+        );
+        assert_eq!(
+            v(410, "ExpiredToken"),
+            Verdict::invalid("ExpiredToken", false)
+        );
+        assert_eq!(
+            verdict(410, b"", None),
+            Verdict::invalid("Unregistered", false)
+        );
     }
 
     #[test]
     fn row_device_token_not_for_topic_is_a_config_reason() {
         assert_eq!(
             v(400, "DeviceTokenNotForTopic"),
-            invalid("DeviceTokenNotForTopic", true)
+            Verdict::invalid("DeviceTokenNotForTopic", true)
         );
     }
 
     #[test]
     fn row_403_provider_token_asks_for_a_new_jwt() {
+        let answer =
+            |r: &str| super::verdict(403, format!(r#"{{"reason":"{r}"}}"#).as_bytes(), None);
         for r in PROVIDER_TOKEN_REASONS {
-            let verdict = v(403, r);
-            assert_eq!(verdict, drop_alert(r));
-            assert!(wants_new_jwt(&verdict));
+            assert_eq!(answer(r), Answer::CredentialRejected(r));
         }
-        assert!(!wants_new_jwt(&v(403, "BadTopic")));
+        assert_eq!(
+            answer("BadTopic"),
+            Answer::Verdict(Verdict::drop_alert("BadTopic"))
+        );
     }
 
     #[test]
@@ -184,12 +187,21 @@ mod tests {
 
     #[test]
     fn row_other_client_errors_drop_and_alert() {
-        assert_eq!(v(413, "PayloadTooLarge"), drop_alert("PayloadTooLarge"));
-        assert_eq!(v(400, "BadTopic"), drop_alert("BadTopic"));
-        assert_eq!(v(400, "TopicDisallowed"), drop_alert("TopicDisallowed"));
-        assert_eq!(v(400, "BadPriority"), drop_alert("BadPriority"));
-        assert_eq!(v(404, "BadPath"), drop_alert("BadPath"));
-        assert_eq!(v(405, "MethodNotAllowed"), drop_alert("MethodNotAllowed"));
-        assert_eq!(v(400, "SomethingNew"), drop_alert("other"));
+        assert_eq!(
+            v(413, "PayloadTooLarge"),
+            Verdict::drop_alert("PayloadTooLarge")
+        );
+        assert_eq!(v(400, "BadTopic"), Verdict::drop_alert("BadTopic"));
+        assert_eq!(
+            v(400, "TopicDisallowed"),
+            Verdict::drop_alert("TopicDisallowed")
+        );
+        assert_eq!(v(400, "BadPriority"), Verdict::drop_alert("BadPriority"));
+        assert_eq!(v(404, "BadPath"), Verdict::drop_alert("BadPath"));
+        assert_eq!(
+            v(405, "MethodNotAllowed"),
+            Verdict::drop_alert("MethodNotAllowed")
+        );
+        assert_eq!(v(400, "SomethingNew"), Verdict::drop_alert("other"));
     }
 }

@@ -9,14 +9,16 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use super::halt::Halt;
 use super::http::{self, HttpOptions};
 use super::oauth::{self, BearerCache};
+use super::renew::{send_renewing, Answer, Renewable};
 use super::{validate, Notifier, NotifyError, Push, Verdict};
 use crate::config::{FcmConfig, FcmPriority};
 use crate::subscription::DeviceToken;
 
 pub(crate) use account::ServiceAccount;
-pub(crate) use verdict::verdict;
+pub(crate) use verdict::{verdict, SENDER_ID_MISMATCH};
 
 const DEFAULT_ENDPOINT: &str = "https://fcm.googleapis.com";
 /// The JWT bearer grant type, sent form-encoded.
@@ -30,6 +32,8 @@ pub struct Fcm {
     account: ServiceAccount,
     priority: FcmPriority,
     token: BearerCache,
+    /// Stopped after `SENDER_ID_MISMATCH` (wrong project).
+    halt: Halt,
 }
 
 impl Fcm {
@@ -77,6 +81,7 @@ impl Fcm {
             account,
             priority: config.priority,
             token: BearerCache::default(),
+            halt: Halt::new(service),
         })
     }
 
@@ -86,39 +91,43 @@ impl Fcm {
             .get(now, async {
                 let assertion = self.account.assertion(now).map_err(|e| {
                     tracing::error!(service = %self.service, error = %e, "cannot sign the OAuth assertion");
-                    Verdict::Drop { reason: "jwt_signing", alert: true }
+                    Verdict::drop_alert("jwt_signing")
                 })?;
                 let form = [("grant_type", GRANT_TYPE), ("assertion", assertion.as_str())];
                 oauth::exchange(&self.client, &self.service, &self.account.token_uri, &form).await
             })
             .await
     }
+}
 
-    async fn attempt(&self, push: &Push) -> (Verdict, Option<Arc<str>>) {
+// === impl Renewable for Fcm ===
+
+#[async_trait]
+impl Renewable for Fcm {
+    fn service(&self) -> &str {
+        &self.service
+    }
+
+    async fn attempt(&self, push: &Push) -> (Answer, Option<Arc<str>>) {
         let token = match self.access_token().await {
             Ok(token) => token,
-            Err(verdict) => return (verdict, None),
+            Err(verdict) => return (verdict.into(), None),
         };
-        let response = self
+        let request = self
             .client
             .post(&self.send_url)
             .bearer_auth(&token)
             .header("content-type", "application/json")
-            .body(body(push, self.priority).to_string())
-            .send()
-            .await;
-        let verdict = match response {
-            Ok(response) => {
-                let status = response.status().as_u16();
-                let after = http::retry_after(response.headers());
-                match response.bytes().await {
-                    Ok(bytes) => verdict(status, &bytes, after),
-                    Err(e) => http::transport_verdict(&e),
-                }
-            }
-            Err(e) => http::transport_verdict(&e),
+            .body(body(push, self.priority).to_string());
+        let answer = match http::send(request).await {
+            Ok(r) => verdict(r.status, &r.body, r.retry_after),
+            Err(verdict) => verdict.into(),
         };
-        (verdict, Some(token))
+        (answer, Some(token))
+    }
+
+    async fn renew(&self, rejected: &str) {
+        self.token.renew(rejected).await;
     }
 }
 
@@ -159,16 +168,13 @@ impl Notifier for Fcm {
     }
 
     async fn send(&self, push: &Push) -> Verdict {
-        let (first, token) = self.attempt(push).await;
-        match token {
-            // PROTOCOL §11.2: 401/UNAUTHENTICATED → refresh the token, retry once, then drop.
-            Some(rejected) if verdict::wants_new_token(&first) => {
-                tracing::warn!(service = %self.service, verdict = ?first, "FCM refused the access token; refreshing");
-                self.token.renew(&rejected).await;
-                self.attempt(push).await.0
-            }
-            _ => first,
+        if let Some(stopped) = self.halt.check(SENDER_ID_MISMATCH) {
+            return stopped;
         }
+        // PROTOCOL §11.2: 401/UNAUTHENTICATED → refresh the token, retry once, then drop.
+        let verdict = send_renewing(self, push).await;
+        self.halt.record(&verdict, SENDER_ID_MISMATCH);
+        verdict
     }
 }
 

@@ -1,11 +1,15 @@
-//! FCM HTTP v1 answers → [`Verdict`]: the table of PROTOCOL §11.2, one arm per row.
+//! FCM HTTP v1 answers → [`Answer`]s: the table of PROTOCOL §11.2, one arm per row.
 
 use std::time::Duration;
 
+use crate::notifier::renew::Answer;
 use crate::notifier::Verdict;
 
 /// Default wait after a 429 without `Retry-After` (PROTOCOL §11.2).
 const QUOTA_DELAY: Duration = Duration::from_secs(60);
+
+/// The answer that stops an FCM service (see `notifier/halt.rs`).
+pub(crate) const SENDER_ID_MISMATCH: &str = "SENDER_ID_MISMATCH";
 
 const FCM_ERROR_TYPE: &str = "type.googleapis.com/google.firebase.fcm.v1.FcmError";
 
@@ -25,9 +29,6 @@ const CODES: &[&str] = &[
     "UNSPECIFIED_ERROR",
 ];
 
-/// Reasons after which a new access token is fetched and the push retried once.
-const AUTH_REASONS: &[&str] = &["UNAUTHENTICATED", "THIRD_PARTY_AUTH_ERROR"];
-
 /// What an error body says: the `FcmError` code, if any, and the RPC status.
 struct ErrorBody {
     fcm_code: Option<&'static str>,
@@ -35,19 +36,26 @@ struct ErrorBody {
 }
 
 /// Classifies one `messages:send` answer.
-pub(crate) fn verdict(status: u16, body: &[u8], retry_after: Option<Duration>) -> Verdict {
+pub(crate) fn verdict(status: u16, body: &[u8], retry_after: Option<Duration>) -> Answer {
     let error = parse(body);
     let code = error.fcm_code.unwrap_or(error.status);
-    match (status, code) {
+    let verdict = match (status, code) {
         (200..=299, _) => Verdict::Delivered,
-        (_, "UNREGISTERED") => invalid("UNREGISTERED", false),
+        (_, "UNREGISTERED") => Verdict::invalid("UNREGISTERED", false),
         // The token may belong to another project: the breaker watches this one.
-        (_, "SENDER_ID_MISMATCH") => invalid("SENDER_ID_MISMATCH", true),
-        (400, "INVALID_ARGUMENT") if error.fcm_code.is_some() => invalid("INVALID_ARGUMENT", false),
+        // The relay's key belongs to another project: a configuration error, never a dead
+        // token. Nothing is deleted; `Fcm::send` stops the service (notifier/halt.rs).
+        (_, SENDER_ID_MISMATCH) => Verdict::drop_alert(SENDER_ID_MISMATCH),
+        (400, "INVALID_ARGUMENT") if error.fcm_code.is_some() => {
+            Verdict::invalid("INVALID_ARGUMENT", false)
+        }
         // Only google.rpc.BadRequest details: the request itself is wrong (a relay bug).
-        (400, _) => drop_alert("INVALID_ARGUMENT"),
-        (401, _) => drop_alert("UNAUTHENTICATED"),
-        (_, "UNAUTHENTICATED" | "THIRD_PARTY_AUTH_ERROR") => drop_alert(code),
+        (400, _) => Verdict::drop_alert("INVALID_ARGUMENT"),
+        // The access token was refused: a new one is fetched and the push retried once.
+        (401, _) => return Answer::CredentialRejected("UNAUTHENTICATED"),
+        (_, "UNAUTHENTICATED" | "THIRD_PARTY_AUTH_ERROR") => {
+            return Answer::CredentialRejected(code)
+        }
         (429, _) => Verdict::Retry {
             reason: "QUOTA_EXCEEDED",
             after: Some(retry_after.unwrap_or(QUOTA_DELAY)),
@@ -60,13 +68,9 @@ pub(crate) fn verdict(status: u16, body: &[u8], retry_after: Option<Duration>) -
             },
             after: retry_after,
         },
-        _ => drop_alert(code),
-    }
-}
-
-/// Whether a verdict came from a rejected access token (refresh it and retry once).
-pub(crate) fn wants_new_token(verdict: &Verdict) -> bool {
-    matches!(verdict, Verdict::Drop { reason, .. } if AUTH_REASONS.contains(reason))
+        _ => Verdict::drop_alert(code),
+    };
+    Answer::Verdict(verdict)
 }
 
 fn parse(body: &[u8]) -> ErrorBody {
@@ -85,23 +89,14 @@ fn parse(body: &[u8]) -> ErrorBody {
     }
 }
 
-fn invalid(reason: &'static str, config_reason: bool) -> Verdict {
-    Verdict::TokenInvalid {
-        reason,
-        config_reason,
-    }
-}
-
-fn drop_alert(reason: &'static str) -> Verdict {
-    Verdict::Drop {
-        reason,
-        alert: true,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The table's answer as the push's final verdict (a refused token counts as dropped).
+    fn verdict(status: u16, body: &[u8], retry_after: Option<Duration>) -> Verdict {
+        super::verdict(status, body, retry_after).into_verdict()
+    }
 
     fn error(code: u16, status: &str, details: &str) -> Verdict {
         let body = format!(
@@ -128,15 +123,15 @@ mod tests {
     fn row_404_unregistered() {
         assert_eq!(
             error(404, "NOT_FOUND", &fcm("UNREGISTERED")),
-            invalid("UNREGISTERED", false)
+            Verdict::invalid("UNREGISTERED", false)
         );
     }
 
     #[test]
-    fn row_403_sender_id_mismatch_is_a_config_reason() {
+    fn row_403_sender_id_mismatch_drops_and_never_invalidates() {
         assert_eq!(
             error(403, "PERMISSION_DENIED", &fcm("SENDER_ID_MISMATCH")),
-            invalid("SENDER_ID_MISMATCH", true)
+            Verdict::drop_alert("SENDER_ID_MISMATCH")
         );
     }
 
@@ -145,7 +140,7 @@ mod tests {
         let details = format!("{},{BAD_REQUEST}", fcm("INVALID_ARGUMENT"));
         assert_eq!(
             error(400, "INVALID_ARGUMENT", &details),
-            invalid("INVALID_ARGUMENT", false)
+            Verdict::invalid("INVALID_ARGUMENT", false)
         );
     }
 
@@ -153,18 +148,33 @@ mod tests {
     fn row_400_bad_request_only_drops_and_alerts() {
         assert_eq!(
             error(400, "INVALID_ARGUMENT", BAD_REQUEST),
-            drop_alert("INVALID_ARGUMENT")
+            Verdict::drop_alert("INVALID_ARGUMENT")
         );
     }
 
     #[test]
     fn row_401_and_third_party_auth_want_a_new_token() {
-        let v = error(401, "UNAUTHENTICATED", "");
-        assert_eq!(v, drop_alert("UNAUTHENTICATED"));
-        assert!(wants_new_token(&v));
-        let v = error(401, "UNAUTHENTICATED", &fcm("THIRD_PARTY_AUTH_ERROR"));
-        assert!(wants_new_token(&v));
-        assert!(!wants_new_token(&drop_alert("INVALID_ARGUMENT")));
+        let answer = |details: &str| {
+            let body =
+                format!(r#"{{"error":{{"status":"UNAUTHENTICATED","details":[{details}]}}}}"#);
+            super::verdict(401, body.as_bytes(), None)
+        };
+        assert_eq!(answer(""), Answer::CredentialRejected("UNAUTHENTICATED"));
+        let third_party = fcm("THIRD_PARTY_AUTH_ERROR");
+        assert_eq!(
+            answer(&third_party),
+            Answer::CredentialRejected("UNAUTHENTICATED")
+        );
+        let body =
+            format!(r#"{{"error":{{"status":"PERMISSION_DENIED","details":[{third_party}]}}}}"#);
+        assert_eq!(
+            super::verdict(403, body.as_bytes(), None),
+            Answer::CredentialRejected("THIRD_PARTY_AUTH_ERROR")
+        );
+        assert_eq!(
+            error(401, "UNAUTHENTICATED", ""),
+            Verdict::drop_alert("UNAUTHENTICATED")
+        );
     }
 
     #[test]
@@ -200,7 +210,7 @@ mod tests {
     fn other_answers_drop_and_alert() {
         assert_eq!(
             error(403, "PERMISSION_DENIED", ""),
-            drop_alert("PERMISSION_DENIED")
+            Verdict::drop_alert("PERMISSION_DENIED")
         );
     }
 }
