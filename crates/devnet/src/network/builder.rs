@@ -207,8 +207,7 @@ async fn all_greeted(nodes: &[SwarmNode], limit: Duration) -> bool {
     for node in nodes {
         let storage = &node.storage;
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        if !storage.wait_for(left, |_| storage.hellos() > 0).await
-        {
+        if !storage.wait_for(left, |_| storage.hellos() > 0).await {
             return false;
         }
     }

@@ -152,7 +152,8 @@ pub fn summary(report: &Report, verdict: &Verdict) -> String {
             p.idle_cores,
             p.rss_monitored_bytes >> 20,
             p.rss_growth_per_subscription_bytes.unwrap_or(f64::NAN),
-            p.rss_whole_process_per_subscription_bytes.unwrap_or(f64::NAN),
+            p.rss_whole_process_per_subscription_bytes
+                .unwrap_or(f64::NAN),
         ));
     }
     for (kind, n) in &verdict.faults {

@@ -189,8 +189,7 @@ async fn phases(net: &Network, options: &Options, mut settings: Settings) -> any
         figures.subscriptions = subscribe.accepted;
         figures.rss_monitored_bytes = probe.status_bytes("VmRSS")?;
         let subs = subscribe.accepted as f64;
-        let growth =
-            figures.rss_monitored_bytes as f64 - figures.rss_connected_bytes as f64;
+        let growth = figures.rss_monitored_bytes as f64 - figures.rss_connected_bytes as f64;
         figures.rss_growth_per_subscription_bytes = (subs > 0.0).then(|| growth / subs);
         figures.rss_whole_process_per_subscription_bytes =
             (subs > 0.0).then(|| figures.rss_monitored_bytes as f64 / subs);

@@ -97,7 +97,10 @@ impl Probe {
         let (before, started) = (self.cpu()?, Instant::now());
         tokio::time::sleep(window).await;
         let (after, wall) = (self.cpu()?, started.elapsed().as_secs_f64());
-        Ok((wall, (after.total() - before.total()) / wall.max(f64::EPSILON)))
+        Ok((
+            wall,
+            (after.total() - before.total()) / wall.max(f64::EPSILON),
+        ))
     }
 }
 
