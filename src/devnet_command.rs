@@ -48,6 +48,8 @@ pub fn run(args: DevnetArgs) -> ExitCode {
         rate: args.rate,
         duration: Duration::from_secs(args.duration),
         report: args.report,
+        relay_binary: None,
+        idle: Duration::ZERO,
     };
     let path = args.config;
     let mut config = match Config::load(path.as_deref()) {

@@ -9,6 +9,8 @@ pub const ZMQ_ROUTER: c_int = 6;
 
 pub const ZMQ_ROUTING_ID: c_int = 5;
 pub const ZMQ_RCVMORE: c_int = 13;
+pub const ZMQ_FD: c_int = 14;
+pub const ZMQ_EVENTS: c_int = 15;
 pub const ZMQ_LINGER: c_int = 17;
 pub const ZMQ_RECONNECT_IVL: c_int = 18;
 pub const ZMQ_RECONNECT_IVL_MAX: c_int = 21;
@@ -33,6 +35,7 @@ pub const ZMQ_DONTWAIT: c_int = 1;
 pub const ZMQ_SNDMORE: c_int = 2;
 
 pub const ZMQ_POLLIN: c_short = 1;
+pub const ZMQ_POLLOUT: c_short = 2;
 
 pub const ZMQ_EVENT_CONNECTED: u16 = 0x0001;
 pub const ZMQ_EVENT_DISCONNECTED: u16 = 0x0200;

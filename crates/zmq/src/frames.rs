@@ -21,43 +21,97 @@ pub enum Incoming {
     Malformed,
 }
 
+/// [`Incoming`] borrowing the received frames (the hot path: no allocation).
+#[derive(Debug, PartialEq, Eq)]
+pub enum IncomingRef<'a> {
+    /// `["HELLO"]`.
+    Hello,
+    /// `["BYE"]`.
+    Bye,
+    /// `["REPLY", TAG, part…]`.
+    Reply {
+        tag: &'a [u8],
+        parts: &'a [&'a [u8]],
+    },
+    /// `["FORBIDDEN" | "FORBIDDEN_SN" | "NOT_A_SERVICE_NODE", "REPLY", TAG]`.
+    Refused { reason: &'a str, tag: &'a [u8] },
+    /// `["UNKNOWNCOMMAND", name]`.
+    UnknownCommand(&'a [u8]),
+    /// `["NO_REPLY_TAG", name]`.
+    NoReplyTag(&'a [u8]),
+    /// `["category.command", part…]`; the name is printable ASCII.
+    Command {
+        name: &'a str,
+        parts: &'a [&'a [u8]],
+    },
+    /// Anything else.
+    Malformed,
+}
+
 fn text(frame: &[u8]) -> String {
     String::from_utf8_lossy(frame).into_owned()
 }
 
-/// Classifies one multipart message.
-pub fn classify(mut frames: Vec<Vec<u8>>) -> Incoming {
-    if frames.is_empty() {
-        return Incoming::Malformed;
-    }
-    let first = frames.remove(0);
-    match first.as_slice() {
-        b"HELLO" => Incoming::Hello,
-        b"BYE" => Incoming::Bye,
-        b"REPLY" if !frames.is_empty() => {
-            let tag = frames.remove(0);
-            Incoming::Reply { tag, parts: frames }
-        }
+/// Classifies one multipart message given as borrowed frames.
+pub fn classify_frames<'a>(frames: &'a [&'a [u8]]) -> IncomingRef<'a> {
+    let Some((&first, rest)) = frames.split_first() else {
+        return IncomingRef::Malformed;
+    };
+    match first {
+        b"HELLO" => IncomingRef::Hello,
+        b"BYE" => IncomingRef::Bye,
+        b"REPLY" if !rest.is_empty() => IncomingRef::Reply {
+            tag: rest[0],
+            parts: &rest[1..],
+        },
         b"FORBIDDEN" | b"FORBIDDEN_SN" | b"NOT_A_SERVICE_NODE"
-            if frames.len() >= 2 && frames[0] == b"REPLY" =>
+            if rest.len() >= 2 && rest[0] == b"REPLY" =>
         {
-            Incoming::Refused {
-                reason: text(&first),
-                tag: frames.swap_remove(1),
+            IncomingRef::Refused {
+                reason: std::str::from_utf8(first).unwrap_or("FORBIDDEN"),
+                tag: rest[1],
             }
         }
-        b"UNKNOWNCOMMAND" => {
-            Incoming::UnknownCommand(frames.first().map_or_else(String::new, |f| text(f)))
-        }
-        b"NO_REPLY_TAG" => {
-            Incoming::NoReplyTag(frames.first().map_or_else(String::new, |f| text(f)))
-        }
-        name if is_command_name(name) => Incoming::Command {
-            name: text(name),
-            parts: frames,
+        b"UNKNOWNCOMMAND" => IncomingRef::UnknownCommand(rest.first().copied().unwrap_or(b"")),
+        b"NO_REPLY_TAG" => IncomingRef::NoReplyTag(rest.first().copied().unwrap_or(b"")),
+        name if is_command_name(name) => match std::str::from_utf8(name) {
+            Ok(name) => IncomingRef::Command { name, parts: rest },
+            Err(_) => IncomingRef::Malformed,
         },
-        _ => Incoming::Malformed,
+        _ => IncomingRef::Malformed,
     }
+}
+
+impl IncomingRef<'_> {
+    /// An owned copy.
+    pub fn to_owned(&self) -> Incoming {
+        let vecs = |parts: &[&[u8]]| parts.iter().map(|p| p.to_vec()).collect();
+        match *self {
+            IncomingRef::Hello => Incoming::Hello,
+            IncomingRef::Bye => Incoming::Bye,
+            IncomingRef::Reply { tag, parts } => Incoming::Reply {
+                tag: tag.to_vec(),
+                parts: vecs(parts),
+            },
+            IncomingRef::Refused { reason, tag } => Incoming::Refused {
+                reason: reason.to_string(),
+                tag: tag.to_vec(),
+            },
+            IncomingRef::UnknownCommand(name) => Incoming::UnknownCommand(text(name)),
+            IncomingRef::NoReplyTag(name) => Incoming::NoReplyTag(text(name)),
+            IncomingRef::Command { name, parts } => Incoming::Command {
+                name: name.to_string(),
+                parts: vecs(parts),
+            },
+            IncomingRef::Malformed => Incoming::Malformed,
+        }
+    }
+}
+
+/// Classifies one multipart message (owned form of [`classify_frames`]).
+pub fn classify(frames: Vec<Vec<u8>>) -> Incoming {
+    let slices: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
+    classify_frames(&slices).to_owned()
 }
 
 /// `category.command`: printable ASCII with one dot, neither part empty.
@@ -109,6 +163,35 @@ mod tests {
                 parts: f(&[b"d1:@0:e"])
             }
         );
+    }
+
+    #[test]
+    fn borrowed_form_matches_the_owned_one() {
+        let reply: [&[u8]; 4] = [b"REPLY", b"t1", b"a", b"b"];
+        assert_eq!(
+            classify_frames(&reply),
+            IncomingRef::Reply {
+                tag: b"t1",
+                parts: &[b"a", b"b"]
+            }
+        );
+        let notify: [&[u8]; 2] = [b"notify.message", b"d1:@0:e"];
+        assert_eq!(
+            classify_frames(&notify),
+            IncomingRef::Command {
+                name: "notify.message",
+                parts: &[b"d1:@0:e"]
+            }
+        );
+        let refused: [&[u8]; 3] = [b"NOT_A_SERVICE_NODE", b"REPLY", b"t"];
+        assert_eq!(
+            classify_frames(&refused),
+            IncomingRef::Refused {
+                reason: "NOT_A_SERVICE_NODE",
+                tag: b"t"
+            }
+        );
+        assert_eq!(classify_frames(&[]), IncomingRef::Malformed);
     }
 
     #[test]

@@ -14,5 +14,5 @@ mod frames;
 mod socket;
 
 pub use error::ZmqError;
-pub use frames::{classify, Incoming};
-pub use socket::{has, poll, Context, Pollable, Socket};
+pub use frames::{classify, classify_frames, Incoming, IncomingRef};
+pub use socket::{has, poll, Context, Multipart, Pollable, Socket};

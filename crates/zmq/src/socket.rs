@@ -176,6 +176,36 @@ impl Socket {
         })
     }
 
+    /// An integer option (`ZMQ_EVENTS`, `ZMQ_FD`, …).
+    pub fn get_int(&self, option: c_int) -> Result<i32, ZmqError> {
+        let mut value: c_int = 0;
+        let mut len = std::mem::size_of::<c_int>();
+        // SAFETY: the pointer and length describe a live, writable c_int.
+        check("zmq_getsockopt", unsafe {
+            ffi::zmq_getsockopt(
+                self.raw,
+                option,
+                (&mut value as *mut c_int).cast(),
+                &mut len,
+            )
+        })?;
+        Ok(value)
+    }
+
+    /// `ZMQ_FD`: a descriptor that becomes readable (edge-triggered) whenever `ZMQ_EVENTS`
+    /// may have changed. It signals nothing by itself: after each wake-up, and after every
+    /// send or receive on the socket, read until `EAGAIN` (or check [`Socket::events`]).
+    /// libzmq owns it; it lives as long as the socket.
+    pub fn fd(&self) -> Result<RawFd, ZmqError> {
+        self.get_int(ffi::ZMQ_FD)
+    }
+
+    /// `ZMQ_EVENTS`: `ZMQ_POLLIN` / `ZMQ_POLLOUT` bits; reading it also processes libzmq's
+    /// pending commands for the socket.
+    pub fn events(&self) -> Result<i32, ZmqError> {
+        self.get_int(ffi::ZMQ_EVENTS)
+    }
+
     /// The endpoint actually bound (resolves `tcp://127.0.0.1:0` to the chosen port).
     pub fn last_endpoint(&self) -> Result<String, ZmqError> {
         let mut buf = [0u8; 256];
@@ -281,6 +311,108 @@ impl Socket {
     }
 }
 
+impl Socket {
+    /// Receives one multipart message without blocking into `buf`, reusing its storage (no
+    /// allocation once it has grown to the largest message); `Ok(false)` when none is waiting.
+    pub fn recv_into(&self, buf: &mut Multipart) -> Result<bool, ZmqError> {
+        buf.clear();
+        loop {
+            let mut msg = ffi::zmq_msg_t { _opaque: [0; 64] };
+            // SAFETY: msg is initialised before use and closed after its bytes are copied out;
+            // data/size describe the message's own buffer, valid until zmq_msg_close.
+            let step = unsafe {
+                ffi::zmq_msg_init(&mut msg);
+                let rc = ffi::zmq_msg_recv(&mut msg, self.raw, ffi::ZMQ_DONTWAIT);
+                if rc < 0 {
+                    let err = last_error("zmq_msg_recv");
+                    ffi::zmq_msg_close(&mut msg);
+                    Err(err)
+                } else {
+                    let len = ffi::zmq_msg_size(&msg);
+                    if len > 0 {
+                        let data = ffi::zmq_msg_data(&mut msg).cast::<u8>();
+                        buf.data
+                            .extend_from_slice(std::slice::from_raw_parts(data, len));
+                    }
+                    buf.ends.push(buf.data.len());
+                    let more = ffi::zmq_msg_more(&msg) == 1;
+                    ffi::zmq_msg_close(&mut msg);
+                    Ok(more)
+                }
+            };
+            match step {
+                Ok(true) => {}
+                Ok(false) => return Ok(true),
+                Err(ZmqError { errno, .. }) if errno == ffi::EAGAIN && buf.ends.is_empty() => {
+                    return Ok(false)
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// A reusable receive buffer: one multipart message as contiguous bytes and frame ends.
+#[derive(Debug, Default)]
+pub struct Multipart {
+    data: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+/// Frames of a message that fit the stack in [`Multipart::with_frames`].
+const INLINE_FRAMES: usize = 8;
+
+impl Multipart {
+    /// An empty buffer.
+    pub fn new() -> Self {
+        Multipart::default()
+    }
+
+    fn clear(&mut self) {
+        self.data.clear();
+        self.ends.clear();
+    }
+
+    /// Number of frames.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether it holds no frame.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Frame `i`.
+    pub fn frame(&self, i: usize) -> Option<&[u8]> {
+        let end = *self.ends.get(i)?;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        self.data.get(start..end)
+    }
+
+    /// Calls `f` with the frames as slices: on the stack for up to 8 frames, else in a `Vec`.
+    pub fn with_frames<R>(&self, f: impl FnOnce(&[&[u8]]) -> R) -> R {
+        let n = self.ends.len();
+        if n <= INLINE_FRAMES {
+            let mut frames: [&[u8]; INLINE_FRAMES] = [&[]; INLINE_FRAMES];
+            for (i, slot) in frames.iter_mut().enumerate().take(n) {
+                *slot = self.frame(i).unwrap_or_default();
+            }
+            f(&frames[..n])
+        } else {
+            let frames: Vec<&[u8]> = (0..n).map(|i| self.frame(i).unwrap_or_default()).collect();
+            f(&frames)
+        }
+    }
+
+    /// Owned copies of the frames.
+    pub fn to_vecs(&self) -> Vec<Vec<u8>> {
+        (0..self.ends.len())
+            .map(|i| self.frame(i).unwrap_or_default().to_vec())
+            .collect()
+    }
+}
+
 /// Something `poll` can wait on.
 pub enum Pollable<'a> {
     /// A libzmq socket (readable = a message is waiting).
@@ -347,5 +479,32 @@ mod tests {
         assert_eq!(ready, vec![true]);
         let got = b.recv().unwrap().unwrap();
         assert_eq!(got, vec![b"one".to_vec(), Vec::new(), b"three".to_vec()]);
+    }
+
+    #[test]
+    fn recv_into_reuses_one_buffer_and_the_fd_signals() {
+        let ctx = Context::new(16).unwrap();
+        let a = ctx.socket(ffi::ZMQ_PAIR).unwrap();
+        a.bind("inproc://recv-into-test").unwrap();
+        let b = ctx.socket(ffi::ZMQ_PAIR).unwrap();
+        b.connect("inproc://recv-into-test").unwrap();
+        assert!(b.fd().unwrap() >= 0);
+        let mut buf = Multipart::new();
+        assert!(!b.recv_into(&mut buf).unwrap());
+        assert!(buf.is_empty());
+        let many: Vec<Vec<u8>> = (0..10u8).map(|i| vec![i; i as usize]).collect();
+        assert!(a.send(&[b"one".as_slice(), b"", b"three"]).unwrap());
+        assert!(a.send(&many).unwrap());
+        assert_ne!(b.events().unwrap() & i32::from(ffi::ZMQ_POLLIN), 0);
+        assert!(b.recv_into(&mut buf).unwrap());
+        assert_eq!(buf.len(), 3);
+        assert_eq!(buf.frame(1), Some(&b""[..]));
+        assert_eq!(buf.frame(3), None);
+        buf.with_frames(|f| assert_eq!(f, [&b"one"[..], b"", b"three"]));
+        assert!(b.recv_into(&mut buf).unwrap());
+        assert_eq!(buf.to_vecs(), many);
+        buf.with_frames(|f| assert_eq!(f.len(), 10));
+        assert!(!b.recv_into(&mut buf).unwrap());
+        assert_eq!(b.events().unwrap() & i32::from(ffi::ZMQ_POLLIN), 0);
     }
 }

@@ -2,6 +2,7 @@
 //! relay, then waiting until it has greeted every storage server.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
@@ -9,15 +10,17 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use super::files::{self, Mocks};
-use super::{Network, SwarmNode};
+use super::{Network, RelayProcess, RelayRun, SwarmNode};
 use crate::fake_oxend::FakeOxend;
 use crate::fake_storage::FakeStorage;
 use relay::app;
 use relay::config::Config;
 use relay::crypto::{self, KeyPair, RelayKeys};
 
-/// How long [`NetworkBuilder::start`] waits for the relay to greet every storage server.
+/// How long [`NetworkBuilder::start`] waits for the relay to greet every storage server, plus
+/// [`CONNECT_PER_NODE`] per node (2,000 nodes at 500 connects in flight take a while).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+const CONNECT_PER_NODE: Duration = Duration::from_millis(20);
 
 /// Settings of a [`Network`]; see [`Network::builder`].
 #[derive(Clone, Debug)]
@@ -27,6 +30,7 @@ pub struct NetworkBuilder {
     database_url: Option<String>,
     resubscribe_secs: (u64, u64),
     dummy: bool,
+    relay_binary: Option<PathBuf>,
 }
 
 impl Default for NetworkBuilder {
@@ -37,6 +41,7 @@ impl Default for NetworkBuilder {
             database_url: None,
             resubscribe_secs: (5, 10),
             dummy: false,
+            relay_binary: None,
         }
     }
 }
@@ -69,6 +74,14 @@ impl NetworkBuilder {
     /// Also configure the service `dummy` of kind `log` (default off).
     pub fn dummy_service(mut self, on: bool) -> Self {
         self.dummy = on;
+        self
+    }
+
+    /// Run the relay as a separate process, `BINARY serve --config <generated file>`, instead
+    /// of in this process (default: in-process). Its CPU and memory are then its own
+    /// ([`Network::relay_pid`]); its log goes to `relay.log` in the network's directory.
+    pub fn relay_binary(mut self, binary: impl Into<PathBuf>) -> Self {
+        self.relay_binary = Some(binary.into());
         self
     }
 
@@ -128,18 +141,40 @@ impl NetworkBuilder {
         let storage_key = keys.storage.clone();
 
         let shutdown = CancellationToken::new();
-        let mut relay = tokio::spawn(app::serve(config, keys, api, admin, shutdown.clone()));
-        tokio::select! {
-            ended = &mut relay => match ended {
-                Ok(Ok(())) => bail!("the relay stopped during start-up"),
-                Ok(Err(e)) => return Err(e.context("the relay failed to start")),
-                Err(e) => bail!("the relay task failed: {e}"),
-            },
-            connected = all_greeted(&nodes) => if !connected {
-                shutdown.cancel();
-                bail!("the relay did not connect to every storage server in {CONNECT_TIMEOUT:?}");
-            },
-        }
+        let limit = CONNECT_TIMEOUT + CONNECT_PER_NODE * self.nodes as u32;
+        let relay = match &self.relay_binary {
+            None => {
+                let mut task = tokio::spawn(app::serve(config, keys, api, admin, shutdown.clone()));
+                tokio::select! {
+                    ended = &mut task => match ended {
+                        Ok(Ok(())) => bail!("the relay stopped during start-up"),
+                        Ok(Err(e)) => return Err(e.context("the relay failed to start")),
+                        Err(e) => bail!("the relay task failed: {e}"),
+                    },
+                    connected = all_greeted(&nodes, limit) => if !connected {
+                        shutdown.cancel();
+                        bail!("the relay did not connect to every storage server in {limit:?}");
+                    },
+                }
+                RelayRun::Task(task)
+            }
+            Some(binary) => {
+                // The child binds the same addresses: free them first.
+                drop((api, admin, keys));
+                let mut child = RelayProcess::spawn(binary, &config_path, dir.path())?;
+                tokio::select! {
+                    status = child.wait() => {
+                        bail!("the relay process exited during start-up ({status:?}); see {}",
+                            dir.path().join("relay.log").display())
+                    }
+                    connected = all_greeted(&nodes, limit) => if !connected {
+                        child.stop().await;
+                        bail!("the relay did not connect to every storage server in {limit:?}");
+                    },
+                }
+                RelayRun::Process(child)
+            }
+        };
         Ok(Network {
             api_url: format!("http://{}", settings.api),
             admin_url: format!("http://{}", settings.admin),
@@ -166,14 +201,13 @@ fn swarm_ids(count: usize) -> Vec<u64> {
     (1..=count as u64).map(|i| i * step).collect()
 }
 
-/// Whether every node answered a `HI` within [`CONNECT_TIMEOUT`].
-async fn all_greeted(nodes: &[SwarmNode]) -> bool {
+/// Whether every node answered a `HI` within `limit`.
+async fn all_greeted(nodes: &[SwarmNode], limit: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
     for node in nodes {
         let storage = &node.storage;
-        if !storage
-            .wait_for(CONNECT_TIMEOUT, |_| storage.hellos() > 0)
-            .await
-        {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if !storage.wait_for(left, |_| storage.hellos() > 0).await {
             return false;
         }
     }

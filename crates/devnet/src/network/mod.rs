@@ -61,6 +61,64 @@ impl SwarmNode {
     }
 }
 
+/// How the relay runs: a task of this process, or a child process (`NetworkBuilder::relay_binary`).
+enum RelayRun {
+    Task(JoinHandle<anyhow::Result<()>>),
+    Process(RelayProcess),
+}
+
+/// The relay as a child process, `BINARY serve --config FILE`.
+struct RelayProcess {
+    child: tokio::process::Child,
+}
+
+/// How long a child relay gets to stop after SIGTERM before it is killed.
+const CHILD_STOP_WAIT: Duration = Duration::from_secs(15);
+
+impl RelayProcess {
+    fn spawn(binary: &Path, config: &Path, dir: &Path) -> anyhow::Result<Self> {
+        let log = std::fs::File::create(dir.join("relay.log"))?;
+        let child = tokio::process::Command::new(binary)
+            .arg("serve")
+            .arg("--config")
+            .arg(config)
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| anyhow::anyhow!("cannot start {}: {e}", binary.display()))?;
+        Ok(RelayProcess { child })
+    }
+
+    fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    async fn wait(&mut self) -> std::io::Result<std::process::ExitStatus> {
+        self.child.wait().await
+    }
+
+    /// SIGTERM (through `kill(1)`: this crate has no unsafe code), then SIGKILL after
+    /// [`CHILD_STOP_WAIT`]; whether it exited by itself with status 0.
+    async fn stop(&mut self) -> bool {
+        if let Some(pid) = self.pid() {
+            let _ = tokio::process::Command::new("kill")
+                .arg("-TERM")
+                .arg(pid.to_string())
+                .status()
+                .await;
+        }
+        match tokio::time::timeout(CHILD_STOP_WAIT, self.child.wait()).await {
+            Ok(Ok(status)) => status.success(),
+            _ => {
+                let _ = self.child.kill().await;
+                false
+            }
+        }
+    }
+}
+
 /// A running network; stop it with [`Network::shutdown`].
 pub struct Network {
     api_url: String,
@@ -76,7 +134,7 @@ pub struct Network {
     fcm: MockFcm,
     http: reqwest::Client,
     shutdown: CancellationToken,
-    relay: JoinHandle<anyhow::Result<()>>,
+    relay: RelayRun,
     // Last: removed once everything that uses its files has stopped.
     dir: tempfile::TempDir,
 }
@@ -139,6 +197,14 @@ impl Network {
     pub fn swarm_of(&self, account: &AccountId) -> u64 {
         // The id list is never empty (checked at start).
         mapping::swarm_of(account, &self.swarm_ids).unwrap_or(self.swarm_ids[0])
+    }
+
+    /// The relay's process id when it runs as a child process ([`NetworkBuilder::relay_binary`]).
+    pub fn relay_pid(&self) -> Option<u32> {
+        match &self.relay {
+            RelayRun::Task(_) => None,
+            RelayRun::Process(p) => p.pid(),
+        }
     }
 
     /// The fake oxend.
@@ -249,9 +315,18 @@ impl Network {
     /// Stops the relay (as SIGTERM would) and waits for it, then stops the fakes and mocks.
     pub async fn shutdown(mut self) -> anyhow::Result<()> {
         self.shutdown.cancel();
-        match (&mut self.relay).await {
-            Ok(result) => result,
-            Err(e) => bail!("the relay task failed: {e}"),
+        match &mut self.relay {
+            RelayRun::Task(task) => match task.await {
+                Ok(result) => result,
+                Err(e) => bail!("the relay task failed: {e}"),
+            },
+            RelayRun::Process(child) => {
+                if child.stop().await {
+                    Ok(())
+                } else {
+                    bail!("the relay process did not exit cleanly after SIGTERM")
+                }
+            }
         }
     }
 }

@@ -140,6 +140,22 @@ pub fn summary(report: &Report, verdict: &Verdict) -> String {
         r.counters.dedup_dropped,
         r.counters.failed(),
     );
+    if let Some(p) = &r.relay_process {
+        out.push_str(&format!(
+            "  relay pid   {} CPU {:.3} s (user {:.3}, system {:.3}) = {:.1} µs per push; \
+             idle {:.4} cores; RSS {} MiB, {:.0} B more per subscription ({:.0} B whole process)\n",
+            p.pid,
+            p.message_phase_cpu_seconds,
+            p.message_phase_user_seconds,
+            p.message_phase_system_seconds,
+            p.cpu_us_per_push.unwrap_or(f64::NAN),
+            p.idle_cores,
+            p.rss_monitored_bytes >> 20,
+            p.rss_growth_per_subscription_bytes.unwrap_or(f64::NAN),
+            p.rss_whole_process_per_subscription_bytes
+                .unwrap_or(f64::NAN),
+        ));
+    }
     for (kind, n) in &verdict.faults {
         out.push_str(&format!("  fault       {n} × {kind}\n"));
     }

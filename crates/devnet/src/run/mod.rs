@@ -17,6 +17,7 @@ mod live;
 mod load;
 mod message;
 mod population;
+pub mod process;
 mod report;
 mod verdict;
 
@@ -28,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 use self::live::MetricsReader;
 use self::load::wait_monitored;
 use self::population::{subscribe_all, Population};
+use self::process::{Probe, RelayProcessFigures};
 use self::report::{Achieved, Counters, Latency, Offered, Outcome, Report, Settings};
 use crate::network::Network;
 use relay::config::Config;
@@ -55,6 +57,12 @@ pub struct Options {
     pub duration: Duration,
     /// Where to write the JSON report.
     pub report: Option<PathBuf>,
+    /// Run the relay as a separate process from this binary (`serve --config …`) and report
+    /// its own CPU and memory from `/proc` (default: in this process).
+    pub relay_binary: Option<PathBuf>,
+    /// With `relay_binary`: seconds of rest, every account monitored, before the message phase,
+    /// to measure the relay's idle CPU.
+    pub idle: Duration,
 }
 
 impl Options {
@@ -96,6 +104,9 @@ pub async fn run(relay: Option<Config>, options: Options) -> anyhow::Result<bool
             config.swarm.resubscribe_min_secs,
             config.swarm.resubscribe_max_secs,
         );
+    if let Some(binary) = &options.relay_binary {
+        builder = builder.relay_binary(binary);
+    }
     // Without --config, the harness's fresh SQLite file.
     let database = match &relay {
         Some(c) => {
@@ -136,6 +147,19 @@ fn database_kind(url: &str) -> &'static str {
 
 async fn phases(net: &Network, options: &Options, mut settings: Settings) -> anyhow::Result<bool> {
     let metrics = MetricsReader::new(net.admin_url())?;
+    let probe = net.relay_pid().map(Probe::new);
+    let mut figures = RelayProcessFigures::default();
+    if let Some(probe) = &probe {
+        figures.pid = probe.pid;
+        figures.clk_tck = probe.clk_tck;
+        figures.rss_connected_bytes = probe.status_bytes("VmRSS")?;
+        println!(
+            "relay process {}: {} MiB resident with {} nodes connected",
+            probe.pid,
+            figures.rss_connected_bytes >> 20,
+            options.nodes
+        );
+    }
     let population = Population::new(options.accounts);
     settings.devices = population.devices.len();
     println!(
@@ -161,6 +185,23 @@ async fn phases(net: &Network, options: &Options, mut settings: Settings) -> any
     if unmonitored > 0 {
         println!("warning: {unmonitored} monitor entries still missing on storage nodes after {MONITOR_WAIT:?}");
     }
+    if let Some(probe) = &probe {
+        figures.subscriptions = subscribe.accepted;
+        figures.rss_monitored_bytes = probe.status_bytes("VmRSS")?;
+        let subs = subscribe.accepted as f64;
+        let growth = figures.rss_monitored_bytes as f64 - figures.rss_connected_bytes as f64;
+        figures.rss_growth_per_subscription_bytes = (subs > 0.0).then(|| growth / subs);
+        figures.rss_whole_process_per_subscription_bytes =
+            (subs > 0.0).then(|| figures.rss_monitored_bytes as f64 / subs);
+        (figures.idle_seconds, figures.idle_cores) = probe.idle(options.idle).await?;
+        println!(
+            "relay at rest: {:.4} cores over {:.1} s; {} MiB resident, {:.0} bytes more per subscription",
+            figures.idle_cores,
+            figures.idle_seconds,
+            figures.rss_monitored_bytes >> 20,
+            figures.rss_growth_per_subscription_bytes.unwrap_or(0.0)
+        );
+    }
     let accounts: Vec<(AccountId, i16)> = population
         .accounts
         .iter()
@@ -173,6 +214,7 @@ async fn phases(net: &Network, options: &Options, mut settings: Settings) -> any
         options.duration.as_secs()
     );
     let cpu_before = report::cpu_seconds(&metrics.fetch().await?);
+    let proc_before = probe.as_ref().map(Probe::cpu).transpose()?;
     let stop = CancellationToken::new();
     let started = Instant::now();
     let ((), (), (), (offered, complete)) = tokio::join!(
@@ -197,6 +239,7 @@ async fn phases(net: &Network, options: &Options, mut settings: Settings) -> any
     if !complete {
         println!("stopped waiting for the last pushes after {STRAGGLER_WAIT:?}");
     }
+    let proc_after = probe.as_ref().map(Probe::cpu).transpose()?;
     let mut verdict = ledger.verdict();
     let received = verdict.delivered + verdict.duplicated;
     let text = metrics.settled(received, SETTLE_WAIT).await?;
@@ -214,10 +257,27 @@ async fn phases(net: &Network, options: &Options, mut settings: Settings) -> any
         .span
         .map_or(elapsed, |(a, b)| (b - a).as_secs_f64())
         .max(f64::EPSILON);
+    let relay_process = match (&probe, proc_before, proc_after) {
+        (Some(probe), Some(before), Some(after)) => {
+            figures.message_phase_user_seconds = after.user - before.user;
+            figures.message_phase_system_seconds = after.system - before.system;
+            figures.message_phase_cpu_seconds = after.total() - before.total();
+            figures.cpu_us_per_push = (verdict.delivered > 0)
+                .then(|| figures.message_phase_cpu_seconds * 1e6 / verdict.delivered as f64);
+            figures.peak_rss_bytes = probe.status_bytes("VmHWM")?;
+            Some(figures)
+        }
+        _ => None,
+    };
     let mut outcome = Outcome::from(&verdict);
     outcome.passed &= subscribe.failed == 0;
     let report = Report {
-        note: report::NOTE,
+        note: if relay_process.is_some() {
+            report::NOTE_PROCESS
+        } else {
+            report::NOTE
+        },
+        relay_process,
         settings,
         subscribe,
         offered: Offered {
@@ -258,6 +318,8 @@ mod tests {
             rate: 100,
             duration: Duration::from_secs(10),
             report: None,
+            relay_binary: None,
+            idle: Duration::from_secs(10),
         }
     }
 

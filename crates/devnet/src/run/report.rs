@@ -14,6 +14,10 @@ use relay::admin::scrape::Scrape;
 pub const NOTE: &str = "devnet runs the relay, fake oxend, fake storage nodes, mock providers and \
                     simulated clients in one process: CPU and memory figures include all of them";
 
+/// Printed in the report when the relay ran as its own process.
+pub const NOTE_PROCESS: &str = "the relay ran as its own process: cpu_seconds (from its /metrics) and \
+                    relay_process (from /proc/PID) are the relay's alone; peak_rss_bytes is the load generator's";
+
 /// `process_cpu_seconds_total`, rendered on `/metrics` by the admin module.
 const CPU_SECONDS: &str = "process_cpu_seconds_total";
 
@@ -238,6 +242,9 @@ pub struct Report {
     pub peak_rss_bytes: Option<u64>,
     /// The relay's counters at the end of the run.
     pub counters: Counters,
+    /// The relay process's own CPU and memory, when it ran as a child process.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relay_process: Option<super::process::RelayProcessFigures>,
     /// The ledger's verdict.
     pub outcome: Outcome,
 }

@@ -5,38 +5,68 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::message::parse_notify;
+use super::oxenmq::{Commands, ConnId};
 use super::Notification;
 use crate::admin::metrics as names;
 
-/// Turns storage-server commands into [`Notification`]s for delivery.
+/// Notifications held for one hand-off at most; a longer round hands off early.
+const BATCH: usize = 1024;
+
+/// Turns storage-server commands into [`Notification`]s for delivery, handed on once per
+/// proxy round (one wake-up of delivery per batch) and counted once per batch.
 pub(crate) struct Intake {
     delivery: mpsc::Sender<Notification>,
+    batch: Vec<Notification>,
+    malformed: u64,
 }
 
 impl Intake {
     pub fn new(delivery: mpsc::Sender<Notification>) -> Self {
-        Intake { delivery }
+        Intake {
+            delivery,
+            batch: Vec::with_capacity(BATCH),
+            malformed: 0,
+        }
     }
+}
 
-    /// Handles one command from a storage server (any connected node is accepted, §8.4).
-    pub fn on_command(&self, name: &str, parts: Vec<Vec<u8>>) {
+impl Commands for Intake {
+    /// One command from a storage server (any connected node is accepted, §8.4).
+    fn command(&mut self, _id: ConnId, name: &str, parts: &[&[u8]]) {
         if name != "notify.message" {
             tracing::debug!(command = %name, "ignored storage server command");
             return;
         }
-        let notification = match parse_notify(&parts, Instant::now()) {
-            Ok(n) => n,
+        match parse_notify(parts, Instant::now()) {
+            Ok(n) => self.batch.push(n),
             Err(e) => {
-                metrics::counter!(names::SWARM_NOTIFICATIONS_DROPPED, "reason" => "malformed")
-                    .increment(1);
+                self.malformed += 1;
                 tracing::debug!(error = %e, "notify.message dropped");
-                return;
             }
-        };
-        metrics::counter!(names::SWARM_NOTIFICATIONS).increment(1);
-        if let Err(mpsc::error::TrySendError::Full(_)) = self.delivery.try_send(notification) {
+        }
+        if self.batch.len() >= BATCH {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.malformed > 0 {
+            metrics::counter!(names::SWARM_NOTIFICATIONS_DROPPED, "reason" => "malformed")
+                .increment(std::mem::take(&mut self.malformed));
+        }
+        if self.batch.is_empty() {
+            return;
+        }
+        metrics::counter!(names::SWARM_NOTIFICATIONS).increment(self.batch.len() as u64);
+        let mut full = 0u64;
+        for n in self.batch.drain(..) {
+            if let Err(mpsc::error::TrySendError::Full(_)) = self.delivery.try_send(n) {
+                full += 1;
+            }
+        }
+        if full > 0 {
             metrics::counter!(names::SWARM_NOTIFICATIONS_DROPPED, "reason" => "queue_full")
-                .increment(1);
+                .increment(full);
         }
     }
 }
@@ -57,11 +87,18 @@ mod tests {
     #[tokio::test]
     async fn valid_forwarded_malformed_and_overflow_dropped() {
         let (tx, mut rx) = mpsc::channel(1);
-        let intake = Intake::new(tx);
-        intake.on_command("notify.message", body("i3e"));
-        intake.on_command("notify.message", body("2:xx")); // malformed
-        intake.on_command("notify.message", body("i4e")); // queue full
-        intake.on_command("other.thing", body("i5e"));
+        let mut intake = Intake::new(tx);
+        let send = |intake: &mut Intake, name: &str, parts: Vec<Vec<u8>>| {
+            let parts: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+            intake.command(ConnId(1), name, &parts);
+        };
+        send(&mut intake, "notify.message", body("i3e"));
+        send(&mut intake, "notify.message", body("2:xx")); // malformed
+        send(&mut intake, "notify.message", body("i4e")); // queue full
+        send(&mut intake, "other.thing", body("i5e"));
+        // Nothing is handed on before the end of the round.
+        assert!(rx.try_recv().is_err());
+        intake.flush();
         assert_eq!(rx.recv().await.unwrap().namespace, 3);
         assert!(rx.try_recv().is_err());
     }

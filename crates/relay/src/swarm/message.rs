@@ -149,11 +149,14 @@ const HASH_LEN: std::ops::RangeInclusive<usize> = 32..=99;
 
 /// Parses the data parts of a `notify.message` command (§8.4): `@` 33 bytes, `h` 32…99
 /// bytes, `n` in i16, `t` and `z` integers are required; `~` optional; unknown keys ignored.
-pub fn parse_notify(parts: &[Vec<u8>], received: Instant) -> Result<Notification, SwarmError> {
+pub fn parse_notify<P: AsRef<[u8]>>(
+    parts: &[P],
+    received: Instant,
+) -> Result<Notification, SwarmError> {
     let [body] = parts else {
         return Err(SwarmError::BadNotify("expected exactly one data part"));
     };
-    let mut decoder = Decoder::new(body);
+    let mut decoder = Decoder::new(body.as_ref());
     let Ok(Some(Object::Dict(mut dict))) = decoder.next_object() else {
         return Err(SwarmError::BadNotify("not a bencoded dict"));
     };
@@ -440,7 +443,7 @@ mod tests {
         extra.pop();
         extra.extend_from_slice(b"2:~~3:zzze");
         assert!(parse_notify(&[extra], Instant::now()).is_ok());
-        assert!(parse_notify(&[], Instant::now()).is_err());
+        assert!(parse_notify::<Vec<u8>>(&[], Instant::now()).is_err());
         assert!(parse_notify(&[b"le".to_vec()], Instant::now()).is_err());
         let mut trailing = notify_dict("", None);
         trailing.extend_from_slice(b"i1e");

@@ -67,13 +67,13 @@ impl Swarm {
             return Ok(());
         };
         let intake = Intake::new(self.notifications.clone());
-        let mq = OxenMq::start(
+        let mq = OxenMq::start_with(
             &self.keys,
             Options {
                 max_pending_connects: self.max_pending_connects,
                 connection_metrics: true,
             },
-            Box::new(move |_, name, parts| intake.on_command(name, parts)),
+            Box::new(intake),
         )?;
         let (lists_tx, lists_rx) = watch::channel(None);
         let child = shutdown.child_token();

@@ -25,6 +25,10 @@ pub(super) enum State {
 pub(super) struct Sockets {
     pub dealer: Socket,
     pub monitor: Socket,
+    /// The pair's sequence number (its epoll tokens are `2 × seq` and `2 × seq + 1`).
+    pub seq: usize,
+    /// Whether the dealer / monitor is on the proxy's ready list.
+    pub queued: [bool; 2],
 }
 
 pub(super) struct Link {
@@ -65,5 +69,10 @@ pub(super) fn open_sockets(
     let monitor = ctx.socket(consts::ZMQ_PAIR)?;
     monitor.connect(monitor_endpoint)?;
     dealer.connect(&remote.endpoint)?;
-    Ok(Sockets { dealer, monitor })
+    Ok(Sockets {
+        dealer,
+        monitor,
+        seq: 0,
+        queued: [false; 2],
+    })
 }

@@ -1,8 +1,9 @@
 //! The OxenMQ client subset of PROTOCOL §7: one DEALER per remote, CURVE, `HI`/`HELLO`, tagged
 //! requests with timeouts, commands, the error frames, reconnect detection, connect pacing.
 //!
-//! **Owns:** every libzmq socket of the relay, on ONE proxy thread (`proxy.rs`) that runs
-//! `zmq_poll` over all of them plus a wake-up pipe. **Must not:** block the tokio runtime.
+//! **Owns:** every libzmq socket of the relay, on ONE proxy thread (`proxy.rs`) that waits on
+//! epoll (mio) for the `ZMQ_FD` of each socket, edge-triggered, plus a wake-up eventfd, and
+//! touches only the sockets that signalled. **Must not:** block the tokio runtime.
 //!
 //! Data enters as [`OxenMq`] calls (bounded command channel + wake-up byte). Replies leave on
 //! oneshot channels, remote commands through the [`CommandHandler`] (called on the proxy
@@ -14,8 +15,6 @@ mod link;
 mod proxy;
 
 use std::collections::HashMap;
-use std::io::Write;
-use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -53,6 +52,25 @@ pub enum LinkEvent {
 
 /// Called on the proxy thread for every command a remote sends (`notify.message`, …).
 pub type CommandHandler = Box<dyn FnMut(ConnId, &str, Vec<Vec<u8>>) + Send>;
+
+/// The allocation-free form of [`CommandHandler`]: commands arrive as borrowed frames, and
+/// `flush` is called once per proxy round, after every ready socket was drained, so that a
+/// handler can hand its work on in one batch (one wake-up of the consumer, not one per message).
+pub trait Commands: Send + 'static {
+    /// One command from `id`; must not block.
+    fn command(&mut self, id: ConnId, name: &str, parts: &[&[u8]]);
+    /// End of a round.
+    fn flush(&mut self) {}
+}
+
+/// Adapts a [`CommandHandler`] closure (owned frames).
+struct Owned(CommandHandler);
+
+impl Commands for Owned {
+    fn command(&mut self, id: ConnId, name: &str, parts: &[&[u8]]) {
+        (self.0)(id, name, parts.iter().map(|p| p.to_vec()).collect());
+    }
+}
 
 /// Proxy settings.
 #[derive(Clone, Copy, Debug)]
@@ -105,15 +123,15 @@ pub(crate) enum Cmd {
 
 struct Inner {
     commands: mpsc::Sender<Cmd>,
-    waker: UnixStream,
+    waker: mio::Waker,
     events: Arc<LinkEvents>,
     counts: Arc<LinkCounts>,
 }
 
 impl Inner {
     fn wake(&self) {
-        // A full pipe already holds a pending wake-up, so a failed write loses nothing.
-        let _ = (&self.waker).write(&[1]);
+        // An eventfd that cannot be written already holds a pending wake-up: nothing is lost.
+        let _ = self.waker.wake();
     }
 }
 
@@ -137,17 +155,25 @@ impl OxenMq {
         options: Options,
         handler: CommandHandler,
     ) -> Result<Self, SwarmError> {
+        Self::start_with(keys, options, Box::new(Owned(handler)))
+    }
+
+    /// [`OxenMq::start`] with a batching, borrowed-frame [`Commands`] handler.
+    pub fn start_with(
+        keys: &KeyPair,
+        options: Options,
+        handler: Box<dyn Commands>,
+    ) -> Result<Self, SwarmError> {
         let (commands, command_rx) = mpsc::channel(COMMAND_QUEUE);
-        let (waker, wake_rx) = UnixStream::pair().map_err(SwarmError::Thread)?;
-        waker.set_nonblocking(true).map_err(SwarmError::Thread)?;
-        wake_rx.set_nonblocking(true).map_err(SwarmError::Thread)?;
+        let poll = mio::Poll::new().map_err(SwarmError::Thread)?;
+        let waker = mio::Waker::new(poll.registry(), proxy::WAKE).map_err(SwarmError::Thread)?;
         let events = Arc::new(LinkEvents::default());
         let counts = Arc::new(LinkCounts::default());
         let proxy = proxy::Proxy::new(
             keys.clone(),
             options,
             command_rx,
-            wake_rx,
+            poll,
             events.clone(),
             counts.clone(),
             handler,
