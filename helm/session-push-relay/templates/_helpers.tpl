@@ -211,12 +211,8 @@ the Secrets' data as read from the cluster at install/upgrade time (needs `get` 
 {{- fail (printf "services[%s]: kind %s needs existingSecret" .name .kind) }}
 {{- end }}
 {{- end }}
-{{- $cluster := .Values.config.cluster | default dict }}
-{{- if and $cluster.enabled (not .Values.database.existingSecret) }}
-{{- fail "config.cluster.enabled needs Postgres: set database.existingSecret" }}
-{{- end }}
-{{- if and (gt (int $replicas) 1) $cluster.nodeId }}
-{{- fail "config.cluster.nodeId must be unique per replica: leave it empty (each pod uses its own name)" }}
+{{- if and (gt (int $replicas) 1) .Values.config.swarm.oxend }}
+{{- fail "more than one replica with swarm.oxend set would push every message once per replica: the swarm side is not shared between replicas yet (run one replica)" }}
 {{- end }}
 {{- end }}
 
