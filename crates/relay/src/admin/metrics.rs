@@ -90,6 +90,19 @@ metric_table! {
     /// `relay_onion_requests_total{enc_type,result}`: onion v4 requests.
     ONION_REQUESTS = "relay_onion_requests_total", Counter, ["enc_type", "result"], OnEmit,
         "Onion v4 requests by encryption type and result.";
+    /// `relay_api_body_refused_total{reason}`: request bodies refused before a slot (budget full,
+    /// too slow, too large).
+    API_BODY_REFUSED = "relay_api_body_refused_total", Counter, ["reason"], OnEmit,
+        "Request bodies refused on the public listener before processing, by reason.";
+    /// `relay_api_shed_total{reason}`: requests answered "retry later" (no slot, timeout).
+    API_SHED = "relay_api_shed_total", Counter, ["reason"], OnEmit,
+        "Requests answered retry later for lack of a processing slot or time, by reason.";
+    /// `relay_api_rate_limited_total`: subscribes/unsubscribes over the per-account rate.
+    API_RATE_LIMITED = "relay_api_rate_limited_total", Counter, [], Zero,
+        "Subscribe and unsubscribe elements refused by the per-account rate limit.";
+    /// `relay_api_rate_table_full_total`: accounts let through because the rate table was full.
+    API_RATE_TABLE_FULL = "relay_api_rate_table_full_total", Counter, [], Zero,
+        "Accounts let through unlimited because the per-account rate table was full.";
     /// `relay_swarm_nodes`: usable service nodes in the node list (gauge).
     SWARM_NODES = "relay_swarm_nodes", Gauge, [], Zero,
         "Usable service nodes in the node list.";

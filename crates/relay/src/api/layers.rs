@@ -23,6 +23,7 @@ use tower_http::trace::TraceLayer;
 use super::error::ApiError;
 use super::limits::{Held, Limits};
 use super::onion;
+use crate::admin::metrics as names;
 
 /// Wraps every route of `router` in the shared stack, outermost first.
 pub(super) fn apply(router: Router, limits: Arc<Limits>) -> Router {
@@ -104,8 +105,7 @@ async fn buffer_body(State(limits): State<Arc<Limits>>, request: Request, next: 
         Err(unread) => {
             drop(held);
             tracing::debug!(reason = unread.label(), "request body refused");
-            metrics::counter!("relay_api_body_refused_total", "reason" => unread.label())
-                .increment(1);
+            metrics::counter!(names::API_BODY_REFUSED, "reason" => unread.label()).increment(1);
             if onion_route {
                 onion::unread_reply(unread)
             } else {

@@ -28,6 +28,7 @@ pub use error::ApiError;
 pub use limits::{BodyBudget, Limits, MAX_CONCURRENT_REQUESTS, REQUEST_TIMEOUT};
 pub use subscribe::handle_json;
 
+use crate::admin::metrics as names;
 use crate::clock::Clock;
 use crate::crypto::RelayKeys;
 use crate::notifier::Services;
@@ -97,7 +98,7 @@ pub fn router(state: ApiState) -> Router {
 /// encrypted).
 pub async fn process(state: &ApiState, endpoint: JsonEndpoint, body: &[u8]) -> String {
     let Some(_slot) = state.limits.slot() else {
-        metrics::counter!("relay_api_shed_total", "reason" => "no_slot").increment(1);
+        metrics::counter!(names::API_SHED, "reason" => "no_slot").increment(1);
         return ApiError::timeout().to_json().to_string();
     };
     match tokio::time::timeout(
@@ -108,7 +109,7 @@ pub async fn process(state: &ApiState, endpoint: JsonEndpoint, body: &[u8]) -> S
     {
         Ok(reply) => reply,
         Err(_) => {
-            metrics::counter!("relay_api_shed_total", "reason" => "timeout").increment(1);
+            metrics::counter!(names::API_SHED, "reason" => "timeout").increment(1);
             ApiError::timeout().to_json().to_string()
         }
     }

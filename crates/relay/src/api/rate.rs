@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use crate::admin::metrics as names;
 use crate::subscription::AccountId;
 
 /// Accounts counted in one window at most.
@@ -62,7 +63,7 @@ impl AccountRate {
                 true
             }
             None if full => {
-                metrics::counter!("relay_api_rate_table_full_total").increment(1);
+                metrics::counter!(names::API_RATE_TABLE_FULL).increment(1);
                 true
             }
             None => {

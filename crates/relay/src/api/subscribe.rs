@@ -135,7 +135,7 @@ fn check_rate(state: &ApiState, account: &AccountId, now: i64) -> Result<(), Api
     if state.limits.accounts.allow(account, now) {
         Ok(())
     } else {
-        metrics::counter!("relay_api_rate_limited_total").increment(1);
+        metrics::counter!(names::API_RATE_LIMITED).increment(1);
         Err(ApiError::rate_limited())
     }
 }

@@ -236,6 +236,12 @@ mod tests {
         std::fs::write(onion_key_path(raw.path()), secret).unwrap();
         let hex_dir = tempfile::tempdir().unwrap();
         std::fs::write(onion_key_path(hex_dir.path()), hex::encode(secret)).unwrap();
+        // Key files must be private (the relay refuses group/world-readable ones).
+        for dir in [raw.path(), hex_dir.path()] {
+            use std::os::unix::fs::PermissionsExt;
+            let perms = std::fs::Permissions::from_mode(0o600);
+            std::fs::set_permissions(onion_key_path(dir), perms).unwrap();
+        }
         let from_raw = RelayKeys::load_or_create(raw.path()).unwrap();
         let from_hex = RelayKeys::load_or_create(hex_dir.path()).unwrap();
         assert_eq!(from_raw.onion.secret(), &secret);
