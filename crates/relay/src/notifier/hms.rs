@@ -81,7 +81,7 @@ impl Renewable for Hms {
             ("client_secret", self.app_secret.expose().as_str()),
         ];
         let exchange = oauth::exchange(&self.client, &self.service, &self.token_url, &form);
-        let token = match self.token.get(http::unix_now(), exchange).await {
+        let token = match self.token.get(crate::clock::unix_now(), exchange).await {
             Ok(token) => token,
             Err(verdict) => return (verdict.into(), None),
         };

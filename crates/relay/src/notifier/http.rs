@@ -176,13 +176,6 @@ pub(crate) fn transport_verdict(error: &reqwest::Error) -> Verdict {
     }
 }
 
-/// Seconds since the Unix epoch (JWT `iat`, token expiry).
-pub(crate) fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,18 +9,18 @@ use super::{http, Verdict};
 use crate::admin::metrics as names;
 
 /// A token is renewed this long before `expires_in` runs out.
-const RENEW_MARGIN_SECS: u64 = 5 * 60;
+const RENEW_MARGIN_SECS: i64 = 5 * 60;
 
 /// A bearer token and when it expires (unix seconds).
 #[derive(Clone, Debug)]
 pub(crate) struct Bearer {
     pub value: Arc<str>,
-    pub expires_at: u64,
+    pub expires_at: i64,
 }
 
 impl Bearer {
     /// Whether it may still be used at `now`.
-    pub(crate) fn fresh(&self, now: u64) -> bool {
+    pub(crate) fn fresh(&self, now: i64) -> bool {
         now + RENEW_MARGIN_SECS < self.expires_at
     }
 }
@@ -34,7 +34,7 @@ pub(crate) struct BearerCache {
 
 impl BearerCache {
     /// The cached token if fresh at `now`, else the result of `exchange`, which is cached.
-    pub(crate) async fn get<F>(&self, now: u64, exchange: F) -> Result<Arc<str>, Verdict>
+    pub(crate) async fn get<F>(&self, now: i64, exchange: F) -> Result<Arc<str>, Verdict>
     where
         F: std::future::Future<Output = Result<Bearer, Verdict>>,
     {
@@ -101,7 +101,8 @@ pub(crate) async fn exchange(
             });
         }
     };
-    let expires_at = http::unix_now() + reply.expires_in;
+    let expires_at = crate::clock::unix_now()
+        .saturating_add(i64::try_from(reply.expires_in).unwrap_or(i64::MAX));
     metrics::gauge!(names::OAUTH_TOKEN_EXPIRY, "service" => service.to_owned())
         .set(expires_at as f64);
     Ok(Bearer {
@@ -122,7 +123,7 @@ fn retry(reason: &'static str, error: &reqwest::Error) -> Verdict {
 mod tests {
     use super::*;
 
-    fn bearer(value: &str, expires_at: u64) -> Bearer {
+    fn bearer(value: &str, expires_at: i64) -> Bearer {
         Bearer {
             value: value.into(),
             expires_at,

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 
 /// Age at which a new JWT is made.
-const REUSE_SECS: u64 = 40 * 60;
+const REUSE_SECS: i64 = 40 * 60;
 
 /// Makes and caches the provider token of one APNs service.
 pub(crate) struct JwtSigner {
@@ -15,13 +15,13 @@ pub(crate) struct JwtSigner {
     key_id: String,
     team_id: String,
     /// `(iat, jwt)` of the token in use.
-    current: Mutex<Option<(u64, Arc<str>)>>,
+    current: Mutex<Option<(i64, Arc<str>)>>,
 }
 
 #[derive(serde::Serialize)]
 struct Claims<'a> {
     iss: &'a str,
-    iat: u64,
+    iat: i64,
 }
 
 impl JwtSigner {
@@ -43,7 +43,7 @@ impl JwtSigner {
     }
 
     /// The JWT to send at `now` (unix seconds): the cached one while younger than 40 min.
-    pub(crate) fn token(&self, now: u64) -> Result<Arc<str>, jsonwebtoken::errors::Error> {
+    pub(crate) fn token(&self, now: i64) -> Result<Arc<str>, jsonwebtoken::errors::Error> {
         let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((iat, jwt)) = current.as_ref() {
             if now >= *iat && now - iat < REUSE_SECS {
@@ -64,7 +64,7 @@ impl JwtSigner {
         }
     }
 
-    fn sign(&self, iat: u64) -> Result<String, jsonwebtoken::errors::Error> {
+    fn sign(&self, iat: i64) -> Result<String, jsonwebtoken::errors::Error> {
         let mut header = Header::new(Algorithm::ES256);
         header.typ = None; // PROTOCOL §11.1: exactly {"alg":"ES256","kid":…}
         header.kid = Some(self.key_id.clone());

@@ -58,7 +58,7 @@ impl Apns {
     }
 
     /// The request of PROTOCOL §11.1, with the provider token when token auth is used.
-    fn request(&self, push: &Push, now: u64, jwt: Option<&str>) -> reqwest::RequestBuilder {
+    fn request(&self, push: &Push, now: i64, jwt: Option<&str>) -> reqwest::RequestBuilder {
         let url = format!("{}/3/device/{}", self.base, push.token.expose());
         let request = self
             .client
@@ -66,7 +66,11 @@ impl Apns {
             .header("apns-topic", &self.topic)
             .header("apns-push-type", "alert")
             .header("apns-priority", "10")
-            .header("apns-expiration", (now + self.expiration_secs).to_string())
+            .header(
+                "apns-expiration",
+                now.saturating_add(i64::try_from(self.expiration_secs).unwrap_or(i64::MAX))
+                    .to_string(),
+            )
             .header("content-type", "application/json")
             .body(body(&push.enc_payload).to_string());
         match jwt {
@@ -85,7 +89,7 @@ impl Renewable for Apns {
     }
 
     async fn attempt(&self, push: &Push) -> (Answer, Option<Arc<str>>) {
-        let now = http::unix_now();
+        let now = crate::clock::unix_now();
         let jwt = match self
             .jwt
             .as_ref()

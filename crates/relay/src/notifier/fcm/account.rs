@@ -6,7 +6,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 /// OAuth scope of FCM HTTP v1.
 const SCOPE: &str = "https://www.googleapis.com/auth/firebase.messaging";
 /// Lifetime of an assertion (Google's maximum).
-const ASSERTION_SECS: u64 = 3600;
+const ASSERTION_SECS: i64 = 3600;
 const DEFAULT_TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
 
 /// What the relay uses from the service-account JSON key.
@@ -32,8 +32,8 @@ struct Claims<'a> {
     iss: &'a str,
     scope: &'a str,
     aud: &'a str,
-    iat: u64,
-    exp: u64,
+    iat: i64,
+    exp: i64,
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -59,7 +59,7 @@ impl ServiceAccount {
     }
 
     /// The RS256 JWT exchanged for an access token at `now`.
-    pub(crate) fn assertion(&self, now: u64) -> Result<String, jsonwebtoken::errors::Error> {
+    pub(crate) fn assertion(&self, now: i64) -> Result<String, jsonwebtoken::errors::Error> {
         let claims = Claims {
             iss: &self.client_email,
             scope: SCOPE,

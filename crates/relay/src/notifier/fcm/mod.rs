@@ -86,7 +86,7 @@ impl Fcm {
     }
 
     async fn access_token(&self) -> Result<Arc<str>, Verdict> {
-        let now = http::unix_now();
+        let now = crate::clock::unix_now();
         self.token
             .get(now, async {
                 let assertion = self.account.assertion(now).map_err(|e| {
