@@ -268,50 +268,20 @@ impl Socket {
         Ok(true)
     }
 
-    /// Receives one multipart message without blocking; `Ok(None)` when none is waiting.
+    /// Receives one multipart message without blocking, each frame in its own `Vec`; `Ok(None)`
+    /// when none is waiting. The proxy's hot path uses [`Socket::recv_into`] instead.
     pub fn recv(&self) -> Result<Option<Vec<Vec<u8>>>, ZmqError> {
-        let mut frames = Vec::new();
-        loop {
-            let mut msg = ffi::zmq_msg_t { _opaque: [0; 64] };
-            // SAFETY: msg is initialised before use and closed after its bytes are copied out;
-            // data/size describe the message's own buffer.
-            let step = unsafe {
-                ffi::zmq_msg_init(&mut msg);
-                let rc = ffi::zmq_msg_recv(&mut msg, self.raw, ffi::ZMQ_DONTWAIT);
-                if rc < 0 {
-                    let err = last_error("zmq_msg_recv");
-                    ffi::zmq_msg_close(&mut msg);
-                    Err(err)
-                } else {
-                    let len = ffi::zmq_msg_size(&msg);
-                    let data = ffi::zmq_msg_data(&mut msg).cast::<u8>();
-                    let bytes = if len == 0 {
-                        Vec::new()
-                    } else {
-                        std::slice::from_raw_parts(data, len).to_vec()
-                    };
-                    let more = ffi::zmq_msg_more(&msg) == 1;
-                    ffi::zmq_msg_close(&mut msg);
-                    Ok((bytes, more))
-                }
-            };
-            match step {
-                Ok((bytes, more)) => {
-                    frames.push(bytes);
-                    if !more {
-                        return Ok(Some(frames));
-                    }
-                }
-                Err(ZmqError { errno, .. }) if errno == ffi::EAGAIN && frames.is_empty() => {
-                    return Ok(None)
-                }
-                Err(e) => return Err(e),
-            }
+        let mut buf = Multipart::new();
+        if !self.recv_into(&mut buf)? {
+            return Ok(None);
         }
+        Ok(Some(
+            (0..buf.len())
+                .filter_map(|i| buf.frame(i).map(<[u8]>::to_vec))
+                .collect(),
+        ))
     }
-}
 
-impl Socket {
     /// Receives one multipart message without blocking into `buf`, reusing its storage (no
     /// allocation once it has grown to the largest message); `Ok(false)` when none is waiting.
     pub fn recv_into(&self, buf: &mut Multipart) -> Result<bool, ZmqError> {
