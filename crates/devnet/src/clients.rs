@@ -107,18 +107,9 @@ impl SimAccount {
             sig_ts,
             ns.join(",")
         );
-        let mut body = serde_json::Map::new();
-        body.insert("pubkey".into(), json!(self.account.to_hex()));
-        self.auth_fields(&mut body);
-        body.insert(
-            "signature".into(),
-            json!(b64(&self.sign(message.as_bytes()))),
-        );
-        body.insert("sig_ts".into(), json!(sig_ts));
+        let mut body = self.signed_body(&message, sig_ts, service, token);
         body.insert("namespaces".into(), json!(namespaces));
         body.insert("data".into(), json!(true));
-        body.insert("service".into(), json!(service));
-        body.insert("service_info".into(), json!({ "token": token }));
         body.insert("enc_key".into(), json!(hex::encode(enc_key)));
         Value::Object(body)
     }
@@ -126,6 +117,18 @@ impl SimAccount {
     /// A signed `/unsubscribe` body (PROTOCOL §3.2).
     pub fn unsubscribe_body(&self, service: &str, token: &str, sig_ts: i64) -> Value {
         let message = format!("UNSUBSCRIBE{}{}", self.account.to_hex(), sig_ts);
+        Value::Object(self.signed_body(&message, sig_ts, service, token))
+    }
+
+    /// The fields every request carries: the account, its auth fields, the signature of
+    /// `message`, the timestamp and the service with its token (PROTOCOL §2.3).
+    fn signed_body(
+        &self,
+        message: &str,
+        sig_ts: i64,
+        service: &str,
+        token: &str,
+    ) -> serde_json::Map<String, Value> {
         let mut body = serde_json::Map::new();
         body.insert("pubkey".into(), json!(self.account.to_hex()));
         self.auth_fields(&mut body);
@@ -136,6 +139,6 @@ impl SimAccount {
         body.insert("sig_ts".into(), json!(sig_ts));
         body.insert("service".into(), json!(service));
         body.insert("service_info".into(), json!({ "token": token }));
-        Value::Object(body)
+        body
     }
 }

@@ -27,4 +27,4 @@ mod router;
 pub mod run;
 mod server;
 
-pub use server::{MockBase, Reply, TestCa};
+pub use server::{Mock, MockBase, Reply, TestCa};

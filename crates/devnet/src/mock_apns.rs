@@ -8,11 +8,11 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::Response;
-use axum::{Extension, Router};
+use axum::Extension;
 use base64::Engine;
 use rustls::pki_types::CertificateDer;
 
-use super::server::{self, MockBase, PeerCertificate, Recorder, Replies};
+use super::server::{Mock, PeerCertificate, Recorder, Replies};
 use super::{Reply, TestCa};
 
 /// How the mock authenticates the relay.
@@ -70,7 +70,8 @@ pub struct ApnsRequest {
     pub received: std::time::Instant,
 }
 
-struct Shared {
+/// What the mock's handler shares (opaque).
+pub struct ApnsState {
     config: MockApnsConfig,
     replies: Arc<Replies>,
     recorder: Recorder<ApnsRequest>,
@@ -78,22 +79,11 @@ struct Shared {
     /// The last JWT whose signature, `kid` and `iss` verified, with its `iat`: the relay reuses
     /// one JWT for 40 minutes, and an ES256 check per request would cost devnet more CPU than
     /// the relay's whole push (the same string verifies the same way; `iat` is still checked).
-    verified_jwt: Mutex<Option<(String, u64)>>,
+    verified_jwt: Mutex<Option<(String, i64)>>,
 }
 
-/// A running mock APNs; dropping it stops the server.
-pub struct MockApns {
-    base: MockBase,
-    shared: Arc<Shared>,
-}
-
-impl std::ops::Deref for MockApns {
-    type Target = MockBase;
-
-    fn deref(&self) -> &MockBase {
-        &self.base
-    }
-}
+/// A running mock; dropping it stops the server.
+pub type MockApns = Mock<ApnsState>;
 
 impl MockApns {
     /// Starts the mock on an ephemeral 127.0.0.1 port.
@@ -110,19 +100,16 @@ impl MockApns {
             (Some(ca), MockApnsAuth::Token { .. }) => Some(ca.server_config(&[b"h2"], None)?),
             (None, _) => None,
         };
-        let shared = Arc::new(Shared {
+        let shared = Arc::new(ApnsState {
             config,
             replies: Arc::new(Replies::default()),
             recorder: Recorder::new(),
             count: AtomicUsize::new(0),
             verified_jwt: Mutex::new(None),
         });
-        let router = Router::new().fallback(handle).with_state(shared.clone());
-        let serving = server::serve(router, tls).await?;
-        Ok(MockApns {
-            base: MockBase::new(serving, ca, shared.replies.clone()),
-            shared,
-        })
+        let replies = shared.replies.clone();
+        let mock = Mock::serve(shared, &replies, ca, tls, handle).await?;
+        Ok(mock)
     }
 
     /// The next request received, waiting for one.
@@ -172,7 +159,7 @@ pub fn reason(status: u16, reason: &str) -> Reply {
 }
 
 async fn handle(
-    State(shared): State<Arc<Shared>>,
+    State(shared): State<Arc<ApnsState>>,
     Extension(peer): Extension<PeerCertificate>,
     method: Method,
     uri: Uri,
@@ -228,7 +215,7 @@ async fn handle(
 
 /// Checks as APNs does; the first failure's answer, every failure noted in `problems`.
 fn check(
-    shared: &Shared,
+    shared: &ApnsState,
     method: &Method,
     content_type: &str,
     body_len: usize,
@@ -258,8 +245,8 @@ fn check(
             reason(400, "BadPriority"),
         );
     }
-    let now = server::unix_now();
-    if !r.expiration.parse::<u64>().is_ok_and(|t| t > now) {
+    let now = relay::clock::unix_now();
+    if !r.expiration.parse::<i64>().is_ok_and(|t| t > now) {
         fail(
             format!("apns-expiration {:?}", r.expiration),
             reason(400, "BadExpirationDate"),
@@ -339,8 +326,8 @@ fn verify_jwt(
     public_pem: &str,
     key_id: &str,
     team_id: &str,
-    now: u64,
-    verified: &Mutex<Option<(String, u64)>>,
+    now: i64,
+    verified: &Mutex<Option<(String, i64)>>,
 ) -> Result<(), String> {
     let mut last = verified.lock().unwrap_or_else(PoisonError::into_inner);
     let iat = match last.as_ref().filter(|(v, _)| v == jwt) {
@@ -363,12 +350,12 @@ fn verify_signed_jwt(
     public_pem: &str,
     key_id: &str,
     team_id: &str,
-) -> Result<u64, String> {
+) -> Result<i64, String> {
     use jsonwebtoken::{Algorithm, DecodingKey, Validation};
     #[derive(serde::Deserialize)]
     struct Claims {
         iss: String,
-        iat: u64,
+        iat: i64,
     }
     let key =
         DecodingKey::from_ec_pem(public_pem.as_bytes()).map_err(|e| format!("mock key: {e}"))?;

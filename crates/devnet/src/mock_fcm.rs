@@ -9,10 +9,9 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
-use axum::Router;
 
 use super::oauth_mock::{AccessTokens, Form};
-use super::server::{self, MockBase, Recorder, Replies};
+use super::server::{self, Mock, Recorder, Replies};
 use super::{Reply, TestCa};
 
 const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
@@ -47,7 +46,8 @@ pub struct FcmRequest {
     pub received: std::time::Instant,
 }
 
-struct Shared {
+/// What the mock's handler shares (opaque).
+pub struct FcmState {
     config: MockFcmConfig,
     base: Mutex<String>,
     replies: Arc<Replies>,
@@ -56,25 +56,14 @@ struct Shared {
     expires_in: AtomicU64,
 }
 
-/// A running mock FCM; dropping it stops the server.
-pub struct MockFcm {
-    base: MockBase,
-    shared: Arc<Shared>,
-}
-
-impl std::ops::Deref for MockFcm {
-    type Target = MockBase;
-
-    fn deref(&self) -> &MockBase {
-        &self.base
-    }
-}
+/// A running mock; dropping it stops the server.
+pub type MockFcm = Mock<FcmState>;
 
 impl MockFcm {
     /// Starts the mock on an ephemeral 127.0.0.1 port.
     pub async fn start(config: MockFcmConfig) -> anyhow::Result<Self> {
         let (ca, tls) = TestCa::optional(config.tls)?;
-        let shared = Arc::new(Shared {
+        let shared = Arc::new(FcmState {
             config,
             base: Mutex::new(String::new()),
             replies: Arc::new(Replies::default()),
@@ -82,18 +71,15 @@ impl MockFcm {
             tokens: AccessTokens::default(),
             expires_in: AtomicU64::new(3600),
         });
-        let router = Router::new().fallback(handle).with_state(shared.clone());
-        let serving = server::serve(router, tls).await?;
-        *lock(&shared.base) = serving.url();
-        Ok(MockFcm {
-            base: MockBase::new(serving, ca, shared.replies.clone()),
-            shared,
-        })
+        let replies = shared.replies.clone();
+        let mock = Mock::serve(shared, &replies, ca, tls, handle).await?;
+        *lock(&mock.shared.base) = mock.url();
+        Ok(mock)
     }
 
     /// The `token_uri` to write into the service-account file.
     pub fn token_uri(&self) -> String {
-        format!("{}/token", self.base.url())
+        format!("{}/token", self.url())
     }
 
     /// `expires_in` of the access tokens issued from now on.
@@ -178,7 +164,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 async fn handle(
-    State(shared): State<Arc<Shared>>,
+    State(shared): State<Arc<FcmState>>,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
@@ -220,7 +206,7 @@ async fn handle(
 }
 
 /// The OAuth JWT bearer grant: form fields, then the assertion's signature and claims.
-fn token(shared: &Shared, body: &[u8]) -> Reply {
+fn token(shared: &FcmState, body: &[u8]) -> Reply {
     let n = shared.tokens.count_exchange();
     let form = Form::parse(body);
     let refuse = |why: &str| {

@@ -7,10 +7,9 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
-use axum::Router;
 
 use super::oauth_mock::{AccessTokens, Form};
-use super::server::{self, MockBase, Recorder, Replies};
+use super::server::{Mock, Recorder, Replies};
 use super::{Reply, TestCa};
 
 /// Path of the OAuth endpoint on the mock.
@@ -38,7 +37,8 @@ pub struct HmsRequest {
     pub problems: Vec<String>,
 }
 
-struct Shared {
+/// What the mock's handler shares (opaque).
+pub struct HmsState {
     config: MockHmsConfig,
     replies: Arc<Replies>,
     recorder: Recorder<HmsRequest>,
@@ -46,40 +46,26 @@ struct Shared {
 }
 
 /// A running mock; dropping it stops the server.
-pub struct MockHms {
-    base: MockBase,
-    shared: Arc<Shared>,
-}
-
-impl std::ops::Deref for MockHms {
-    type Target = MockBase;
-
-    fn deref(&self) -> &MockBase {
-        &self.base
-    }
-}
+pub type MockHms = Mock<HmsState>;
 
 impl MockHms {
     /// Starts the mock on an ephemeral 127.0.0.1 port.
     pub async fn start(config: MockHmsConfig) -> anyhow::Result<Self> {
         let (ca, tls) = TestCa::optional(config.tls)?;
-        let shared = Arc::new(Shared {
+        let shared = Arc::new(HmsState {
             config,
             replies: Arc::new(Replies::default()),
             recorder: Recorder::new(),
             tokens: AccessTokens::default(),
         });
-        let router = Router::new().fallback(handle).with_state(shared.clone());
-        let serving = server::serve(router, tls).await?;
-        Ok(MockHms {
-            base: MockBase::new(serving, ca, shared.replies.clone()),
-            shared,
-        })
+        let replies = shared.replies.clone();
+        let mock = Mock::serve(shared, &replies, ca, tls, handle).await?;
+        Ok(mock)
     }
 
     /// URL for the service's `token_endpoint`.
     pub fn token_url(&self) -> String {
-        format!("{}{TOKEN_PATH}", self.base.url())
+        format!("{}{TOKEN_PATH}", self.url())
     }
 
     /// OAuth exchanges served so far.
@@ -122,7 +108,7 @@ pub fn unavailable() -> Reply {
 }
 
 async fn handle(
-    State(shared): State<Arc<Shared>>,
+    State(shared): State<Arc<HmsState>>,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
@@ -156,7 +142,7 @@ async fn handle(
     reply.into_response().await
 }
 
-fn token(shared: &Shared, body: &[u8]) -> Reply {
+fn token(shared: &HmsState, body: &[u8]) -> Reply {
     let n = shared.tokens.count_exchange();
     let form = Form::parse(body);
     let config = &shared.config;

@@ -142,7 +142,7 @@ impl Drop for Serving {
 
 /// Serves `router` on an ephemeral 127.0.0.1 port, over TLS when `tls` is given, else h2c
 /// (HTTP/1.1 is accepted too).
-pub(crate) async fn serve(
+async fn serve_router(
     router: Router,
     tls: Option<Arc<rustls::ServerConfig>>,
 ) -> anyhow::Result<Serving> {
@@ -257,8 +257,46 @@ impl Reply {
     }
 }
 
+/// A running provider mock: its server ([`MockBase`], which it derefs to) and the state its
+/// request handler shares (`S`, private to each mock). Dropping it stops the server.
+pub struct Mock<S> {
+    base: MockBase,
+    pub(crate) shared: Arc<S>,
+}
+
+impl<S> std::ops::Deref for Mock<S> {
+    type Target = MockBase;
+
+    fn deref(&self) -> &MockBase {
+        &self.base
+    }
+}
+
+impl<S: Send + Sync + 'static> Mock<S> {
+    /// Serves `handler`, with `shared` as its state, on an ephemeral 127.0.0.1 port (TLS with
+    /// `tls`); `replies` are the ones `shared` answers from.
+    pub(crate) async fn serve<H, T>(
+        shared: Arc<S>,
+        replies: &Arc<Replies>,
+        ca: Option<TestCa>,
+        tls: Option<Arc<rustls::ServerConfig>>,
+        handler: H,
+    ) -> anyhow::Result<Self>
+    where
+        H: axum::handler::Handler<T, Arc<S>>,
+        T: 'static,
+    {
+        let router = Router::new().fallback(handler).with_state(shared.clone());
+        let serving = serve_router(router, tls).await?;
+        Ok(Mock {
+            base: MockBase::new(serving, ca, replies.clone()),
+            shared,
+        })
+    }
+}
+
 /// What every provider mock holds and answers the same way: its server, the CA behind its
-/// certificate and the replies programmed per token. Each mock derefs to it.
+/// certificate and the replies programmed per token.
 pub struct MockBase {
     serving: Serving,
     ca: Option<TestCa>,
@@ -266,7 +304,7 @@ pub struct MockBase {
 }
 
 impl MockBase {
-    pub(crate) fn new(serving: Serving, ca: Option<TestCa>, replies: Arc<Replies>) -> Self {
+    fn new(serving: Serving, ca: Option<TestCa>, replies: Arc<Replies>) -> Self {
         MockBase {
             serving,
             ca,
@@ -360,13 +398,6 @@ impl<T> Recorder<T> {
     pub(crate) async fn next(&self) -> Option<T> {
         self.rx.lock().await.recv().await
     }
-}
-
-/// Seconds since the Unix epoch.
-pub(crate) fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 /// The value of `authorization: Bearer …`.

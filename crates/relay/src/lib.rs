@@ -39,3 +39,5 @@ pub mod store;
 pub mod subscription;
 pub mod swarm;
 pub mod systemd;
+#[cfg(test)]
+mod test_support;

@@ -12,34 +12,52 @@ use crate::mock_fcm::MockFcm;
 
 /// Feeds APNs requests to `ledger` until `stop` is cancelled.
 pub async fn apns(mock: &MockApns, ledger: &Ledger, stop: &CancellationToken) {
-    loop {
-        let request = tokio::select! {
-            () = stop.cancelled() => return,
-            request = mock.next_request() => request,
-        };
-        let Some(r) = request else { return };
-        ledger.receive(Receipt {
-            token: &r.token,
-            enc_payload: r.body["enc_payload"].as_str(),
-            accepted: r.problems.is_empty(),
-            at: r.received,
-        });
-    }
+    until_stopped(
+        stop,
+        || mock.next_request(),
+        |r| {
+            ledger.receive(Receipt {
+                token: &r.token,
+                enc_payload: r.body["enc_payload"].as_str(),
+                accepted: r.problems.is_empty(),
+                at: r.received,
+            });
+        },
+    )
+    .await;
 }
 
 /// Feeds FCM `messages:send` requests to `ledger` until `stop` is cancelled.
 pub async fn fcm(mock: &MockFcm, ledger: &Ledger, stop: &CancellationToken) {
+    until_stopped(
+        stop,
+        || mock.next_request(),
+        |r| {
+            ledger.receive(Receipt {
+                token: &r.token,
+                enc_payload: r.body["message"]["data"]["enc_payload"].as_str(),
+                accepted: r.problems.is_empty(),
+                at: r.received,
+            });
+        },
+    )
+    .await;
+}
+
+/// Takes each request `next` yields until `stop` is cancelled or the mock is gone.
+async fn until_stopped<T, F>(
+    stop: &CancellationToken,
+    mut next: impl FnMut() -> F,
+    mut take: impl FnMut(T),
+) where
+    F: std::future::Future<Output = Option<T>>,
+{
     loop {
         let request = tokio::select! {
             () = stop.cancelled() => return,
-            request = mock.next_request() => request,
+            request = next() => request,
         };
-        let Some(r) = request else { return };
-        ledger.receive(Receipt {
-            token: &r.token,
-            enc_payload: r.body["message"]["data"]["enc_payload"].as_str(),
-            accepted: r.problems.is_empty(),
-            at: r.received,
-        });
+        let Some(request) = request else { return };
+        take(request);
     }
 }

@@ -2,12 +2,7 @@ use std::collections::HashMap;
 
 use super::*;
 
-fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
+use crate::test_support::env;
 
 #[test]
 fn defaults_start_on_a_fresh_machine() {

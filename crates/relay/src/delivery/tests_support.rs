@@ -8,14 +8,7 @@ use bytes::Bytes;
 use crate::subscription::{AccountId, DeviceToken, EncKey, Signature, Subscription};
 use crate::swarm::Notification;
 
-/// `tests/vectors/payload.json` (a byte-for-byte copy of `spec/vectors/payload.json`).
-pub fn payload_vectors() -> serde_json::Value {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tests/vectors/payload.json"
-    );
-    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
-}
+pub use crate::test_support::payload as payload_vectors;
 
 /// Parses a vector's `notify.message` dict.
 pub fn notification_from_bencode(raw: &[u8]) -> Notification {

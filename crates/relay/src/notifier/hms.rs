@@ -235,14 +235,7 @@ mod tests {
 
     #[test]
     fn body_matches_the_vector() {
-        let vectors: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../tests/vectors/payload.json"
-            ))
-            .unwrap(),
-        )
-        .unwrap();
+        let vectors = crate::test_support::payload();
         let expected = &vectors["provider_bodies"]["hms"];
         let data: serde_json::Value =
             serde_json::from_str(expected["message"]["data"].as_str().unwrap()).unwrap();

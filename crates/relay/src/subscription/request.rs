@@ -188,12 +188,7 @@ mod tests {
     const NOW: i64 = 1_700_000_000;
 
     fn vectors() -> Value {
-        let all: Value = serde_json::from_str(include_str!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../tests/vectors/payload.json"
-        )))
-        .unwrap();
-        all["signatures"]["account_05"].clone()
+        crate::test_support::payload()["signatures"]["account_05"].clone()
     }
 
     fn services() -> Services {

@@ -229,13 +229,7 @@ mod tests {
     use super::*;
     use crate::subscription::{DeviceToken, EncKey};
 
-    fn vectors() -> Value {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../tests/vectors/payload.json"
-        );
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-    }
+    use crate::test_support::payload as vectors;
 
     fn bytes<const N: usize>(v: &Value) -> [u8; N] {
         let mut out = [0u8; N];

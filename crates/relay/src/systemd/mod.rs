@@ -165,12 +165,7 @@ fn watchdog_period(usec: &str) -> Result<Duration, SystemdError> {
 mod tests {
     use super::*;
 
-    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::test_support::env;
 
     #[test]
     fn absent_or_empty_socket_means_not_under_systemd() {

@@ -213,14 +213,7 @@ mod tests {
 
     #[test]
     fn body_matches_the_vector() {
-        let vectors: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../tests/vectors/payload.json"
-            ))
-            .unwrap(),
-        )
-        .unwrap();
+        let vectors = crate::test_support::payload();
         let expected = &vectors["provider_bodies"]["apns"];
         let enc = expected["enc_payload"].as_str().unwrap();
         assert_eq!(&body(enc), expected);

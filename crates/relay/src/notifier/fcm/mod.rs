@@ -205,14 +205,7 @@ mod tests {
 
     #[test]
     fn body_matches_the_vector() {
-        let vectors: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../tests/vectors/payload.json"
-            ))
-            .unwrap(),
-        )
-        .unwrap();
+        let vectors = crate::test_support::payload();
         let expected = &vectors["provider_bodies"]["fcm"];
         let msg = &expected["message"];
         let push = Push {
