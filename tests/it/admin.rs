@@ -22,6 +22,7 @@ fn swarm_status(loaded: bool, swarms: usize, connected: usize) -> SwarmStatus {
         accounts_monitored: 42,
         connections: connected * 5,
         pending_connections: 1,
+        ..SwarmStatus::default()
     }
 }
 
