@@ -9,8 +9,9 @@ use crate::subscription::{
 /// What an upstream row is worth to the relay.
 #[derive(Debug)]
 pub enum Class {
-    /// Verified exactly as a `/subscribe` would be; ready to store.
-    Valid(Subscription),
+    /// Verified exactly as a `/subscribe` would be; ready to store (boxed: the other cases
+    /// are small).
+    Valid(Box<Subscription>),
     /// Its signature is 14 days old or older (PROTOCOL §2.6): storage servers would refuse it.
     Expired,
     /// Refused, with the reason (the `/subscribe` error message, or a column's bad length).
@@ -25,7 +26,7 @@ pub fn classify(row: &SpnsRow, now: i64, services: &dyn ServiceCatalog) -> Class
     match stored(row) {
         Err(column) => Class::Invalid(format!("bad {column} column")),
         Ok(stored) => match verify_stored(stored, now, services) {
-            Ok(sub) => Class::Valid(sub),
+            Ok(sub) => Class::Valid(Box::new(sub)),
             Err(e) => Class::Invalid(e.message.into_owned()),
         },
     }
