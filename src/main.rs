@@ -9,6 +9,7 @@ use relay::{app, crypto, logging};
 
 #[cfg(feature = "devnet")]
 mod devnet_command;
+mod import_command;
 
 #[derive(Parser)]
 #[command(
@@ -39,6 +40,9 @@ enum Command {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Copy the upstream push server's subscriptions (its Postgres database) into this relay's
+    /// store, verifying each as /subscribe would.
+    ImportSpns(import_command::ImportArgs),
     /// Validate a configuration file (and the SPR_* environment) and exit.
     CheckConfig {
         /// TOML configuration file.
@@ -57,6 +61,7 @@ fn main() -> ExitCode {
         #[cfg(feature = "devnet")]
         Command::Devnet(args) => devnet_command::run(args),
         Command::Keygen { dir } => keygen(dir),
+        Command::ImportSpns(args) => import_command::run(args),
         Command::CheckConfig {
             list_keys: true, ..
         } => {

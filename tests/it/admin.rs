@@ -22,6 +22,7 @@ fn swarm_status(loaded: bool, swarms: usize, connected: usize) -> SwarmStatus {
         accounts_monitored: 42,
         connections: connected * 5,
         pending_connections: 1,
+        ..SwarmStatus::default()
     }
 }
 
@@ -216,6 +217,10 @@ async fn stats_needs_the_bearer_token_and_has_the_upstream_fields() {
         "version",
         "push_failures",
         "dedup_dropped",
+        "notifier",
+        "block_hash",
+        "block_height",
+        "monitor_requests",
     ] {
         assert!(stats.get(field).is_some(), "{field} missing: {stats}");
     }
@@ -225,7 +230,11 @@ async fn stats_needs_the_bearer_token_and_has_the_upstream_fields() {
     );
     assert_eq!(stats["swarms"], 8);
     assert_eq!(stats["accounts_monitored"], 42);
-    assert!(stats["pushes"].as_f64().unwrap() >= 3.0);
+    // Upstream's meanings: `notifications` are pushes out to the services, `pushes` the
+    // messages in from the swarms (none here).
+    assert!(stats["notifications"].as_f64().unwrap() >= 3.0);
+    assert_eq!(stats["notifier"][svc]["notifies"], 3);
+    assert_eq!(stats[format!("alive.{svc}")], true);
     assert_eq!(stats["pushes_by_result"][svc]["delivered"], 3.0);
     assert_eq!(stats["push_failures"][svc]["Unregistered"], 2.0);
 
@@ -235,7 +244,7 @@ async fn stats_needs_the_bearer_token_and_has_the_upstream_fields() {
     assert_eq!(status, StatusCode::OK);
     assert!(stats["subscriptions"].is_null());
     assert!(stats["subscriptions_error"].is_string());
-    assert!(stats["pushes"].as_f64().unwrap() >= 3.0);
+    assert!(stats["notifications"].as_f64().unwrap() >= 3.0);
 }
 
 /// Whether a label value could be (part of) an account ID, device token, enc_key or

@@ -8,6 +8,7 @@ mod api;
 mod dashboards;
 mod delivery;
 mod devnet;
+mod import;
 mod onion;
 mod providers;
 mod relay;

@@ -57,7 +57,42 @@ conformance!(
     reopen_reads_back_sealed_fields,
     wrong_storage_key_is_corrupt,
     raw_database_holds_no_token_or_enc_key,
+    changed_since_returns_rows_written_from_the_watermark,
 );
+
+/// The catch-up poll's queries: `last_change` is the newest write's stamp (the writer's `now`
+/// on SQLite, the database's clock on Postgres) and `changed_since` returns the live rows
+/// stamped at or after a watermark, with their stamps.
+async fn changed_since_returns_rows_written_from_the_watermark(db: TestDb) -> anyhow::Result<()> {
+    let store = db.open(&KEY).await?;
+    assert_eq!(store.last_change().await?, 0);
+    let a = subscription(account(1), "apns", &apns_token(1));
+    store.upsert(&a, NOW).await?;
+    let first = store.last_change().await?;
+    assert!(first > 0);
+    let rows: Vec<(Subscription, i64)> = store.changed_since(first, NOW).try_collect().await?;
+    assert_eq!(rows, vec![(a.clone(), first)]);
+    assert!(store
+        .changed_since(first + 1, NOW)
+        .try_collect::<Vec<_>>()
+        .await?
+        .is_empty());
+
+    let b = subscription(account(2), "apns", &apns_token(2));
+    store.upsert(&b, NOW).await?;
+    let second = store.last_change().await?;
+    assert!(second >= first);
+    let rows: Vec<(Subscription, i64)> = store.changed_since(second, NOW).try_collect().await?;
+    assert!(rows.contains(&(b.clone(), second)));
+    // Expired rows are never returned.
+    let later = NOW + 15 * 86_400;
+    assert!(store
+        .changed_since(0, later)
+        .try_collect::<Vec<_>>()
+        .await?
+        .is_empty());
+    Ok(())
+}
 
 async fn add_then_renew(db: TestDb) -> anyhow::Result<()> {
     let store = db.open(&KEY).await?;

@@ -91,6 +91,37 @@ impl SimAccount {
         }
     }
 
+    /// The MONITOR signature (PROTOCOL §3.1) for these fields.
+    pub fn monitor_signature(&self, sig_ts: i64, want_data: bool, namespaces: &[i16]) -> [u8; 64] {
+        let ns: Vec<String> = namespaces.iter().map(|n| n.to_string()).collect();
+        let message = format!(
+            "MONITOR{}{}{}{}",
+            self.account.to_hex(),
+            sig_ts,
+            if want_data { "1" } else { "0" },
+            ns.join(",")
+        );
+        self.sign(message.as_bytes())
+    }
+
+    /// The Ed25519 key behind a 05 Session ID (`None` for a group member).
+    pub fn session_ed25519(&self) -> Option<[u8; 32]> {
+        match &self.signer {
+            Signer::Session(key) => Some(key.public_key()),
+            Signer::Subaccount { .. } => None,
+        }
+    }
+
+    /// A group member's subaccount token and the group's signature over it (§3.4).
+    pub fn subaccount(&self) -> Option<([u8; 36], [u8; 64])> {
+        match &self.signer {
+            Signer::Session(_) => None,
+            Signer::Subaccount {
+                token, token_sig, ..
+            } => Some((*token, *token_sig)),
+        }
+    }
+
     /// A signed `/subscribe` body (PROTOCOL §2.3, §3.1).
     pub fn subscribe_body(
         &self,

@@ -19,7 +19,7 @@ use crate::api::{self, ApiState};
 use crate::clock::{self, Clock};
 use crate::config::Config;
 use crate::crypto::{self, RelayKeys};
-use crate::delivery::{Delivery, DeliveryConfig, Index};
+use crate::delivery::{CatchUp, Delivery, DeliveryConfig, Index};
 use crate::logging;
 use crate::notifier;
 use crate::store::{self, Changes, Fanout};
@@ -97,6 +97,11 @@ pub async fn serve(
             .await
             .context("cannot set up the push services")?,
     );
+    // Read before loading, so rows written meanwhile are caught up on, not lost.
+    let watermark = store
+        .last_change()
+        .await
+        .context("cannot read the subscriptions' last change")?;
     let index = Arc::new(
         Index::load(store.as_ref(), clock::unix_now())
             .await
@@ -140,6 +145,19 @@ pub async fn serve(
         delivery
             .run(notify_rx, shutdown.child_token())
             .instrument(tracing::info_span!("delivery")),
+    );
+    let catch_up = CatchUp::new(
+        store.clone(),
+        index.clone(),
+        changes.clone(),
+        config.database.changes_poll(),
+        Clock::system(),
+    )
+    .start_at(watermark);
+    tracker.spawn(
+        catch_up
+            .run(shutdown.child_token())
+            .instrument(tracing::info_span!("delivery.catch_up")),
     );
     tracker.spawn(
         store::run_expiry(

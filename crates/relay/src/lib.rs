@@ -8,7 +8,9 @@
 //! - [`config`]: typed configuration from TOML and `SPR_*` environment variables.
 //! - [`crypto`]: every cryptographic primitive; the only module that calls libsodium.
 //! - [`subscription`]: request parsing, field decoding, signature and timestamp rules (pure).
-//! - [`store`]: the database (Postgres or SQLite), token sealing, expiry.
+//! - [`store`]: the database (Postgres or SQLite), token sealing, expiry, reading the upstream
+//!   server's database.
+//! - [`import`]: `import-spns`, the upstream server's subscriptions into the store.
 //! - [`api`]: the public HTTP listener: `/subscribe`, `/unsubscribe`, `/oxen/v4/lsrpc`.
 //! - [`swarm`]: node list, swarm mapping, OxenMQ, monitor renewal, notify intake.
 //! - [`delivery`]: de-dup, subscriber index, payloads, dispatch.
@@ -33,6 +35,7 @@ pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod delivery;
+pub mod import;
 pub mod logging;
 pub mod notifier;
 pub mod store;

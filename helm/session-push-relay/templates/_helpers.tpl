@@ -85,6 +85,9 @@ out and the relay's default applies. Secrets are never values: they reach the re
 {{- $fixed := dict "api" (dict "listen" "0.0.0.0:8080") "admin" (dict "listen" "0.0.0.0:9090") }}
 {{- $_ := set $fixed "keys" (dict "dir" (ternary "/secrets/relay-keys" "/data/keys" (not (empty .Values.keys.existingSecret)))) }}
 {{- $_ = set $fixed "database" (dict "max_connections" .Values.database.maxConnections) }}
+{{- with .Values.database.changesPollSecs }}
+{{- $_ := set $fixed.database "changes_poll_secs" . }}
+{{- end }}
 {{- if .Values.database.existingSecret }}
 {{- $_ = set $fixed.database "url_file" (printf "/secrets/database/%s" .Values.database.urlKey) }}
 {{- else }}

@@ -30,6 +30,8 @@ pub struct NetworkBuilder {
     database_url: Option<String>,
     resubscribe_secs: (u64, u64),
     dummy: bool,
+    log_services: Vec<String>,
+    changes_poll_secs: Option<u64>,
     relay_binary: Option<PathBuf>,
 }
 
@@ -41,6 +43,8 @@ impl Default for NetworkBuilder {
             database_url: None,
             resubscribe_secs: (5, 10),
             dummy: false,
+            log_services: Vec::new(),
+            changes_poll_secs: None,
             relay_binary: None,
         }
     }
@@ -74,6 +78,18 @@ impl NetworkBuilder {
     /// Also configure the service `dummy` of kind `log` (default off).
     pub fn dummy_service(mut self, on: bool) -> Self {
         self.dummy = on;
+        self
+    }
+
+    /// Also configure these services, each of kind `log` (e.g. `huawei`, `apns-sandbox`).
+    pub fn log_services(mut self, names: &[&str]) -> Self {
+        self.log_services = names.iter().map(|n| n.to_string()).collect();
+        self
+    }
+
+    /// `[database] changes_poll_secs` (default: the relay's, 30 s).
+    pub fn changes_poll_secs(mut self, secs: u64) -> Self {
+        self.changes_poll_secs = Some(secs);
         self
     }
 
@@ -131,6 +147,8 @@ impl NetworkBuilder {
             oxend: &oxend_url,
             resubscribe_secs: self.resubscribe_secs,
             dummy: self.dummy,
+            log_services: &self.log_services,
+            changes_poll_secs: self.changes_poll_secs,
         };
         let config_path = files::write(dir.path(), &settings, &mocks)?;
         let text = std::fs::read_to_string(&config_path)?;

@@ -75,6 +75,8 @@ pub(super) struct Settings<'a> {
     pub oxend: &'a str,
     pub resubscribe_secs: (u64, u64),
     pub dummy: bool,
+    pub log_services: &'a [String],
+    pub changes_poll_secs: Option<u64>,
 }
 
 /// Writes the key, CA and configuration files into `dir`; returns the configuration's path.
@@ -96,6 +98,7 @@ listen = "{admin}"
 [database]
 url = {database}
 max_connections = 4
+{changes_poll}
 
 [keys]
 dir = {keys}
@@ -127,6 +130,9 @@ request_timeout_secs = 5
         api = s.api,
         admin = s.admin,
         database = quoted(s.database_url),
+        changes_poll = s
+            .changes_poll_secs
+            .map_or(String::new(), |secs| format!("changes_poll_secs = {secs}")),
         keys = quoted_path(&dir.join("keys")),
         oxend = s.oxend,
         apns_url = mocks.apns.url(),
@@ -138,6 +144,12 @@ request_timeout_secs = 5
     );
     if s.dummy {
         toml.push_str("\n[[services]]\nname = \"dummy\"\nkind = \"log\"\n");
+    }
+    for name in s.log_services {
+        toml.push_str(&format!(
+            "\n[[services]]\nname = {}\nkind = \"log\"\n",
+            quoted(name)
+        ));
     }
     put(dir, "relay.toml", &toml)
 }

@@ -135,6 +135,8 @@ metric_table! {
     PUSH_TOTAL = "relay_push_total", Counter, ["service", "result"], PerService,
         "Push outcomes per service; result delivered is success.";
     /// `relay_push_failures_total{service,reason}`: failed pushes by provider reason.
+    PUSH_RETRIED = "relay_push_retried_total", Counter, ["service"], OnEmit,
+        "Pushes delivered after one or more retries (upstream notify_retries).";
     PUSH_FAILURES = "relay_push_failures_total", Counter, ["service", "reason"], OnEmit,
         "Failed pushes per service and provider reason.";
     /// `relay_push_duration_seconds{service}`: provider request latency (histogram).
@@ -192,6 +194,10 @@ pub const RESULT_OK: &str = "ok";
 /// The `result` values of [`SUBSCRIBE_REQUESTS`] that mean success (subscribe: added or
 /// updated; unsubscribe: removed or not found, both answer `success: true`).
 pub const SUBSCRIBE_SUCCESS: &[&str] = &["added", "updated", "removed", "not_found"];
+/// The subscribe result of a new row (upstream `subscription`).
+pub const SUBSCRIBE_ADDED: &str = "added";
+/// The subscribe result of a renewed row (upstream `sub_renew`).
+pub const SUBSCRIBE_UPDATED: &str = "updated";
 
 /// Histogram buckets, seconds: push latency spans sub-millisecond mocks to 30 s timeouts.
 const BUCKETS: &[f64] = &[

@@ -1,4 +1,5 @@
-//! `GET /stats`: the upstream server's `get_stats` fields plus ours, as JSON.
+//! `GET /stats`: the upstream server's `get_stats` fields (same names, same meanings) plus
+//! ours, as JSON.
 //!
 //! Counters are read back from the recorder (the numbers Prometheus scrapes); subscription
 //! counts from the store; swarm figures from the swarm's status watch. When `[admin] token`
@@ -59,10 +60,16 @@ fn authorize(token: &str, headers: &HeaderMap) -> Result<(), AdminError> {
     }
 }
 
-/// Every field that comes from the recorder and the swarm snapshot.
+/// Every field that comes from the recorder, the swarm snapshot and the services' states.
+///
+/// Upstream's `get_stats` fields keep upstream's names and meanings: `pushes` counts
+/// `notify.message`s received from storage servers, `notifications` the pushes handed to the
+/// push services (one per device, after de-duplication), `subscription`/`sub_renew` the
+/// subscribes that added/renewed a row, `notifier.<service>` each service's `notifies`
+/// (delivered) and `failures` (given up on), `alive.<service>` whether the service is sending.
 fn counters(s: &Scrape, swarm: &SwarmStatus) -> Value {
-    let subscribe_ok = |endpoint: &str| {
-        names::SUBSCRIBE_SUCCESS
+    let subscribe = |endpoint: &str, results: &[&str]| {
+        results
             .iter()
             .map(|result| {
                 s.sum(
@@ -72,12 +79,15 @@ fn counters(s: &Scrape, swarm: &SwarmStatus) -> Value {
             })
             .fold(0.0, |total, v| total + v)
     };
-    json!({
+    let mut stats = json!({
         // Upstream names (spns `get_stats`).
-        "notifications": count(s.sum(names::SWARM_NOTIFICATIONS, &[])),
-        "pushes": count(s.sum(names::PUSH_TOTAL, &[("result", names::RESULT_DELIVERED)])),
-        "subscription": count(subscribe_ok("subscribe")),
-        "sub_renew": count(s.sum(names::SWARM_MONITOR_REQUESTS, &[])),
+        "pushes": count(s.sum(names::SWARM_NOTIFICATIONS, &[])),
+        "notifications": count(s.sum(names::PUSH_TOTAL, &[])),
+        "subscription": count(subscribe("subscribe", &[names::SUBSCRIBE_ADDED])),
+        "sub_renew": count(subscribe("subscribe", &[names::SUBSCRIBE_UPDATED])),
+        "notifier": notifiers(s),
+        "block_hash": swarm.block_hash,
+        "block_height": swarm.block_height,
         "swarms": swarm.swarms,
         "snodes": swarm.snodes,
         "accounts_monitored": swarm.accounts_monitored,
@@ -85,14 +95,59 @@ fn counters(s: &Scrape, swarm: &SwarmStatus) -> Value {
         "pending_connections": swarm.pending_connections,
         // Ours.
         "version": env!("CARGO_PKG_VERSION"),
-        "unsubscription": count(subscribe_ok("unsubscribe")),
+        "unsubscription": count(subscribe("unsubscribe", names::SUBSCRIBE_SUCCESS)),
+        "monitor_requests": count(s.sum(names::SWARM_MONITOR_REQUESTS, &[])),
         "swarms_connected": swarm.swarms_connected,
         "pushes_by_result": nested(s, names::PUSH_TOTAL, "result"),
         "push_failures": nested(s, names::PUSH_FAILURES, "reason"),
         "tokens_removed": nested(s, names::TOKENS_REMOVED, "reason"),
         "dedup_dropped": count(s.sum(names::DEDUP_DROPPED, &[])),
         "onion_requests": count(s.sum(names::ONION_REQUESTS, &[])),
-    })
+    });
+    for (service, alive) in alive(s) {
+        stats[format!("alive.{service}")] = json!(alive);
+    }
+    stats
+}
+
+/// Upstream's per-notifier figures, per configured service: `notifies` (delivered),
+/// `notify_retries` (delivered after one or more retries) and `failures` (every other final
+/// outcome: failed after retries, dropped, token invalid).
+fn notifiers(s: &Scrape) -> BTreeMap<String, Value> {
+    let mut out = BTreeMap::new();
+    for (service, total) in s.by(names::PUSH_TOTAL, "service", &[]) {
+        let delivered = s.sum(
+            names::PUSH_TOTAL,
+            &[("service", &service), ("result", names::RESULT_DELIVERED)],
+        );
+        let retried = s.sum(names::PUSH_RETRIED, &[("service", &service)]);
+        out.insert(
+            service,
+            json!({
+                "notifies": count(delivered),
+                "notify_retries": count(retried),
+                "failures": count(total - delivered),
+            }),
+        );
+    }
+    out
+}
+
+/// `alive.<service>`: upstream's "the notifier reported within the last minute". Notifiers
+/// run inside this process, so a configured service is alive unless it is stopped: its
+/// circuit breaker open, or halted by a configuration error.
+fn alive(s: &Scrape) -> Vec<(String, bool)> {
+    let stopped = |service: &str| {
+        s.sum(names::BREAKER_OPEN, &[("service", service)]) > 0.0
+            || s.sum(names::SERVICE_CONFIG_ERROR, &[("service", service)]) > 0.0
+    };
+    s.by(names::PUSH_TOTAL, "service", &[])
+        .into_keys()
+        .map(|service| {
+            let alive = !stopped(&service);
+            (service, alive)
+        })
+        .collect()
 }
 
 /// `{"<service>": {"<label value>": n}}` of a metric labelled by service and `inner`.
@@ -151,21 +206,43 @@ mod tests {
     fn counters_use_the_upstream_names() {
         let s = Scrape::parse(
             "relay_push_total{service=\"apns\",result=\"delivered\"} 4\n\
-             relay_push_total{service=\"apns\",result=\"retry\"} 1\n\
+             relay_push_total{service=\"apns\",result=\"failed\"} 1\n\
+             relay_push_total{service=\"firebase\",result=\"delivered\"} 0\n\
+             relay_push_retried_total{service=\"apns\"} 2\n\
+             relay_breaker_open{service=\"apns\"} 0\n\
+             relay_breaker_open{service=\"firebase\"} 1\n\
+             relay_swarm_notifications_total 6\n\
+             relay_swarm_monitor_requests_total{result=\"ok\"} 8\n\
              relay_subscribe_requests_total{endpoint=\"subscribe\",result=\"added\"} 2\n\
              relay_subscribe_requests_total{endpoint=\"subscribe\",result=\"updated\"} 1\n\
              relay_subscribe_requests_total{endpoint=\"subscribe\",result=\"bad_input\"} 9\n\
+             relay_subscribe_requests_total{endpoint=\"unsubscribe\",result=\"removed\"} 1\n\
              relay_push_failures_total{service=\"apns\",reason=\"BadDeviceToken\"} 1\n",
         );
         let swarm = SwarmStatus {
             swarms: 7,
+            block_hash: "ab".into(),
+            block_height: 12,
             ..SwarmStatus::default()
         };
         let v = counters(&s, &swarm);
-        assert_eq!(v["pushes"], 4.0);
-        assert_eq!(v["subscription"], 3.0);
+        // Upstream's meanings: `pushes` in from the swarms, `notifications` out to services.
+        assert_eq!(v["pushes"], 6);
+        assert_eq!(v["notifications"], 5);
+        assert_eq!(v["subscription"], 2);
+        assert_eq!(v["sub_renew"], 1);
+        assert_eq!(v["unsubscription"], 1);
+        assert_eq!(v["monitor_requests"], 8);
         assert_eq!(v["swarms"], 7);
-        assert_eq!(v["push_failures"]["apns"]["BadDeviceToken"], 1.0);
-        assert_eq!(v["pushes_by_result"]["apns"]["retry"], 1.0);
+        assert_eq!(v["block_hash"], "ab");
+        assert_eq!(v["block_height"], 12);
+        assert_eq!(v["notifier"]["apns"]["notifies"], 4);
+        assert_eq!(v["notifier"]["apns"]["notify_retries"], 2);
+        assert_eq!(v["notifier"]["apns"]["failures"], 1);
+        assert_eq!(v["notifier"]["firebase"]["notifies"], 0);
+        assert_eq!(v["alive.apns"], true);
+        assert_eq!(v["alive.firebase"], false);
+        assert_eq!(v["push_failures"]["apns"]["BadDeviceToken"], 1);
+        assert_eq!(v["pushes_by_result"]["apns"]["failed"], 1);
     }
 }

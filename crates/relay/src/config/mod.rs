@@ -21,8 +21,8 @@ use serde::Deserialize;
 pub use error::ConfigError;
 pub use secret::Secret;
 pub use services::{
-    ApnsConfig, ApnsMetadataForm, FcmConfig, FcmPriority, HmsConfig, LogServiceConfig,
-    ServiceConfig, ServiceLimits, DEFAULT_BREAKER_THRESHOLD,
+    ApnsConfig, FcmConfig, FcmPriority, HmsConfig, LogServiceConfig, ServiceConfig, ServiceLimits,
+    TooBigForm, DEFAULT_BREAKER_THRESHOLD,
 };
 
 /// The whole configuration.
@@ -132,6 +132,15 @@ pub struct DatabaseConfig {
     pub url: Secret<String>,
     /// Pool size.
     pub max_connections: u32,
+    /// How often a running relay polls for rows other processes wrote (import-spns), 1–60.
+    pub changes_poll_secs: u64,
+}
+
+impl DatabaseConfig {
+    /// `changes_poll_secs` as a duration.
+    pub fn changes_poll(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.changes_poll_secs)
+    }
 }
 
 impl Default for DatabaseConfig {
@@ -139,6 +148,7 @@ impl Default for DatabaseConfig {
         DatabaseConfig {
             url: Secret::new("sqlite://data/relay.db".into()),
             max_connections: 16,
+            changes_poll_secs: 30,
         }
     }
 }

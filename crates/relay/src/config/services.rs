@@ -90,6 +90,11 @@ macro_rules! limits_fields {
             /// Share of invalid-token verdicts with a configuration reason that opens the breaker.
             #[serde(default = "default_breaker_threshold")]
             pub breaker_threshold: f64,
+            /// Metadata form of a push without a data element (data over 2,500 bytes, or
+            /// not wanted); `None`: the kind's default ([`ServiceConfig::too_big_form`]).
+            /// `metadata_form`, the APNs-only name of earlier releases, is accepted for it.
+            #[serde(default, alias = "metadata_form")]
+            pub too_big_form: Option<TooBigForm>,
         }
 
         impl $name {
@@ -142,20 +147,20 @@ limits_fields! {
         /// `apns-expiration` = now + this many seconds.
         #[serde(default = "default_expiration")]
         pub expiration_secs: u64,
-        /// Metadata form when a push carries no data element (PROTOCOL §10.2).
-        #[serde(default)]
-        pub metadata_form: ApnsMetadataForm,
     }
 }
 
-/// APNs metadata form when the payload has no data element.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+/// How the metadata travels when a push carries no data element (PROTOCOL §10.2): the data is
+/// over 2,500 bytes, or the subscription does not want it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum ApnsMetadataForm {
-    /// Bencoded dict (default; iOS reads `B` as an integer).
-    #[default]
+pub enum TooBigForm {
+    /// A bencoded dict with `B` as the integer 1: iOS shows its "too long" notification; the
+    /// current Android app fails to decode it and shows its generic "new message"
+    /// notification (what upstream's released server sends to every service).
     Dict,
-    /// JSON string, as for FCM.
+    /// A string holding the metadata JSON with `"B": true`, as PROTOCOL §10.1 writes it: the
+    /// current Android app shows nothing for it, iOS fails to decode it.
     Json,
 }
 
@@ -261,6 +266,20 @@ impl ServiceConfig {
             ServiceConfig::Hms(c) => c.limits(),
             ServiceConfig::Log(c) => c.limits(),
         }
+    }
+
+    /// The metadata form of a push without data: the configured `too_big_form`, else the
+    /// kind's default. Every real provider defaults to `dict`, the form after which a current
+    /// phone still shows a notification (iOS: "too long"; Android: its generic one, issue 15);
+    /// `log` records pushes for tests and keeps the spec's JSON form.
+    pub fn too_big_form(&self) -> TooBigForm {
+        let (set, default) = match self {
+            ServiceConfig::Apns(c) => (c.too_big_form, TooBigForm::Dict),
+            ServiceConfig::Fcm(c) => (c.too_big_form, TooBigForm::Dict),
+            ServiceConfig::Hms(c) => (c.too_big_form, TooBigForm::Dict),
+            ServiceConfig::Log(c) => (c.too_big_form, TooBigForm::Json),
+        };
+        set.unwrap_or(default)
     }
 
     /// Breaker threshold (share of configuration-type invalid verdicts).

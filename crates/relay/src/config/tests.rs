@@ -280,3 +280,47 @@ fn api_edge_keys_have_defaults_and_are_validated() {
         assert_eq!(err.key, key, "{toml}");
     }
 }
+
+#[test]
+fn too_big_form_defaults_per_kind_and_metadata_form_is_its_old_name() {
+    use super::TooBigForm;
+    let config = Config::load_from(
+        Some(
+            r#"
+[[services]]
+name = "fcm-default"
+kind = "log"
+
+[[services]]
+name = "old-name"
+kind = "log"
+metadata_form = "dict"
+
+[[services]]
+name = "new-name"
+kind = "log"
+too_big_form = "dict"
+"#,
+        ),
+        HashMap::new(),
+    )
+    .unwrap();
+    let forms: Vec<_> = config.services.iter().map(|s| s.too_big_form()).collect();
+    assert_eq!(
+        forms,
+        [TooBigForm::Json, TooBigForm::Dict, TooBigForm::Dict]
+    );
+    let both = Config::load_from(
+        Some(
+            "[[services]]\nname = \"x\"\nkind = \"log\"\ntoo_big_form = \"json\"\n\
+             metadata_form = \"dict\"\n",
+        ),
+        HashMap::new(),
+    );
+    assert!(both.is_err());
+    let bad = Config::load_from(
+        Some("[[services]]\nname = \"x\"\nkind = \"log\"\ntoo_big_form = \"xml\"\n"),
+        HashMap::new(),
+    );
+    assert!(bad.is_err());
+}

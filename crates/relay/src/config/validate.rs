@@ -22,7 +22,10 @@ const SECTIONS: &[(&str, &[&str])] = &[
         ],
     ),
     ("admin", &["listen", "token", "token_file"]),
-    ("database", &["url", "url_file", "max_connections"]),
+    (
+        "database",
+        &["url", "url_file", "max_connections", "changes_poll_secs"],
+    ),
     ("keys", &["dir"]),
     (
         "swarm",
@@ -43,6 +46,9 @@ const LIMIT_KEYS: &[&str] = &[
     "max_retries",
     "request_timeout_secs",
     "breaker_threshold",
+    "too_big_form",
+    // The APNs-only name of `too_big_form` in earlier releases, still accepted (any kind).
+    "metadata_form",
 ];
 
 fn service_keys(kind: &str) -> Option<&'static [&'static str]> {
@@ -59,7 +65,6 @@ fn service_keys(kind: &str) -> Option<&'static [&'static str]> {
             "certificate_password",
             "certificate_password_file",
             "expiration_secs",
-            "metadata_form",
         ],
         "fcm" => &[
             "service_account_file",
@@ -267,6 +272,12 @@ pub(super) fn config(c: &Config) -> Result<(), ConfigError> {
         return Err(ConfigError::new(
             "database.max_connections",
             "must be at least 1",
+        ));
+    }
+    if !(1..=60).contains(&c.database.changes_poll_secs) {
+        return Err(ConfigError::new(
+            "database.changes_poll_secs",
+            "must be from 1 to 60",
         ));
     }
     api(&c.api)?;

@@ -80,6 +80,19 @@ impl RelayKeys {
         })
     }
 
+    /// Loads only `storage.key` from `dir`, never creating it: tools that write the relay's
+    /// store from outside (import-spns) must seal with the key the relay already has.
+    pub fn load_storage(dir: &Path) -> Result<StorageKey, CryptoError> {
+        let path = dir.join("storage.key");
+        if !path.exists() {
+            return Err(key_error(
+                &path,
+                "missing: use the relay's [keys] dir (run `keygen` first on a new install)",
+            ));
+        }
+        Ok(StorageKey(load_or_create_secret(&path)?))
+    }
+
     /// Fresh in-memory keys (tests, devnet).
     pub fn generate() -> Self {
         RelayKeys {

@@ -183,6 +183,31 @@ impl Index {
             .collect()
     }
 
+    /// What upserting `sub` into the index would change: `None` when an identical entry is
+    /// held already (a row the relay wrote itself, seen again by the catch-up poll), else the
+    /// [`Upsert`] the swarm monitor needs to hear.
+    pub fn change_for(&self, sub: &Subscription) -> Option<Upsert> {
+        let inner = self.read();
+        let held = inner.accounts.get(&sub.account).and_then(|entries| {
+            entries
+                .iter()
+                .find(|e| *e.service == *sub.service && e.token == sub.token)
+        });
+        let Some(held) = held else {
+            return Some(Upsert::Added);
+        };
+        let monitor_changed = *held.namespaces != *sub.namespaces
+            || held.want_data != sub.want_data
+            || held.subaccount.as_deref().map(|s| s.token) != sub.subaccount.map(|s| s.token);
+        let same = !monitor_changed
+            && held.enc_key == sub.enc_key
+            && held.signature == sub.signature
+            && held.sig_ts == sub.sig_ts
+            && held.session_ed25519 == sub.session_ed25519
+            && held.subaccount.as_deref() == sub.subaccount.as_ref();
+        (!same).then_some(Upsert::Updated { monitor_changed })
+    }
+
     /// Subscriptions held, per interned service name.
     pub fn counts(&self) -> Vec<(Arc<str>, usize)> {
         let inner = self.read();
@@ -252,6 +277,31 @@ mod tests {
     use crate::delivery::tests_support::subscription;
 
     const NOW: i64 = 1_700_000_000;
+
+    #[test]
+    fn change_for_tells_new_changed_and_identical_rows_apart() {
+        let index = Index::new();
+        let sub = subscription(1, "apns", "t1", &[0, 1]);
+        assert_eq!(index.change_for(&sub), Some(Upsert::Added));
+        index.subscribed(&sub, Upsert::Added);
+        assert_eq!(index.change_for(&sub), None);
+        let mut renewed = sub.clone();
+        renewed.sig_ts += 1;
+        assert_eq!(
+            index.change_for(&renewed),
+            Some(Upsert::Updated {
+                monitor_changed: false
+            })
+        );
+        let mut moved = sub.clone();
+        moved.namespaces = vec![0];
+        assert_eq!(
+            index.change_for(&moved),
+            Some(Upsert::Updated {
+                monitor_changed: true
+            })
+        );
+    }
 
     #[test]
     fn entry_is_compact() {

@@ -209,6 +209,9 @@ impl Shared {
 
     fn delivered(&self, job: &Job) {
         self.result("delivered");
+        if job.attempt > 0 {
+            metrics::counter!(names::PUSH_RETRIED, "service" => self.service.clone()).increment(1);
+        }
         metrics::histogram!(names::END_TO_END).record(job.received.elapsed().as_secs_f64());
         bump(&self.deps.stats.pushes_delivered);
     }

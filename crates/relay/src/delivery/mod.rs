@@ -9,9 +9,11 @@
 //! [`Delivery::run`]; it leaves as [`crate::notifier::Push`]es into one bounded queue per
 //! service (`lane.rs`), and as `Store::remove_token` + `Changes::removed` for dead tokens.
 //! The [`Index`] is loaded from the store at start and kept in step through
-//! [`crate::store::Changes`]; it is also the swarm monitor's `MonitorSource`.
+//! [`crate::store::Changes`]; it is also the swarm monitor's `MonitorSource`. Rows other
+//! processes write (import-spns) reach it through the catch-up poll (`catch_up.rs`).
 
 mod breaker;
+mod catch_up;
 mod dedup;
 mod dispatch;
 mod error;
@@ -22,6 +24,7 @@ mod policy;
 mod retry;
 mod stats;
 
+pub use catch_up::{CatchUp, OVERLAP_SECS};
 pub use dedup::{filter_key, Dedup, Seen};
 pub use dispatch::Delivery;
 pub use error::DeliveryError;

@@ -23,9 +23,9 @@ pub const PADDING: usize = 256;
 /// How the metadata travels when the payload carries no data element (PROTOCOL §10.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NoDataForm {
-    /// A string holding the metadata JSON (FCM, HMS, APNs configured `json`).
+    /// A string holding the metadata JSON (`too_big_form = "json"`; `log`'s default).
     Json,
-    /// A bencoded dict (APNs default: iOS reads `B` as an integer).
+    /// A bencoded dict (`too_big_form = "dict"`, every real provider's default).
     Dict,
 }
 

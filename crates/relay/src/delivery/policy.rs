@@ -5,9 +5,7 @@ use std::time::Duration;
 
 use super::dedup::DEFAULT_SET_CAP;
 use super::payload::NoDataForm;
-use crate::config::{
-    ApnsMetadataForm, Config, ServiceConfig, ServiceLimits, DEFAULT_BREAKER_THRESHOLD,
-};
+use crate::config::{Config, ServiceConfig, ServiceLimits, TooBigForm, DEFAULT_BREAKER_THRESHOLD};
 
 /// How long shutdown waits for queued pushes to drain.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -24,27 +22,24 @@ pub struct ServicePolicy {
 }
 
 impl ServicePolicy {
-    /// Defaults for a provider kind (`apns` gets the dict form, PROTOCOL §10.2).
+    /// Defaults for a provider kind: the dict form for every real provider, JSON for `log`
+    /// (see [`ServiceConfig::too_big_form`]).
     pub fn for_kind(kind: &str) -> Self {
         ServicePolicy {
             limits: ServiceLimits::default(),
             breaker_threshold: DEFAULT_BREAKER_THRESHOLD,
-            no_data_form: if kind == "apns" {
-                NoDataForm::Dict
-            } else {
-                NoDataForm::Json
+            no_data_form: match kind {
+                "apns" | "fcm" | "hms" => NoDataForm::Dict,
+                _ => NoDataForm::Json,
             },
         }
     }
 
     /// The settings of one `[[services]]` table.
     pub fn from_service(service: &ServiceConfig) -> Self {
-        let no_data_form = match service {
-            ServiceConfig::Apns(c) => match c.metadata_form {
-                ApnsMetadataForm::Dict => NoDataForm::Dict,
-                ApnsMetadataForm::Json => NoDataForm::Json,
-            },
-            _ => NoDataForm::Json,
+        let no_data_form = match service.too_big_form() {
+            TooBigForm::Dict => NoDataForm::Dict,
+            TooBigForm::Json => NoDataForm::Json,
         };
         ServicePolicy {
             limits: service.limits(),
@@ -90,5 +85,34 @@ impl DeliveryConfig {
                 .collect(),
             ..DeliveryConfig::default()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn policies(toml: &str) -> HashMap<String, ServicePolicy> {
+        let config = Config::load_from(Some(toml), HashMap::new()).unwrap();
+        DeliveryConfig::from_config(&config).services
+    }
+
+    #[test]
+    fn every_real_provider_defaults_to_the_dict_form_and_each_can_choose() {
+        for kind in ["apns", "fcm", "hms"] {
+            assert_eq!(ServicePolicy::for_kind(kind).no_data_form, NoDataForm::Dict);
+        }
+        assert_eq!(
+            ServicePolicy::for_kind("log").no_data_form,
+            NoDataForm::Json
+        );
+        let p = policies(
+            "[[services]]\nname = \"a\"\nkind = \"log\"\ntoo_big_form = \"dict\"\n\n\
+             [[services]]\nname = \"b\"\nkind = \"log\"\n",
+        );
+        assert_eq!(p["a"].no_data_form, NoDataForm::Dict);
+        assert_eq!(p["b"].no_data_form, NoDataForm::Json);
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! **Owns:** SQL (statements in `sql.rs`, run by Postgres in `pg.rs` and SQLite in `sqlite.rs`,
 //! one migration directory each), the row encoding (`row.rs`), sealing of device tokens and
-//! enc_keys and the tokens' keyed lookup hash (`seal.rs`), and the expiry task (`expiry.rs`).
+//! enc_keys and the tokens' keyed lookup hash (`seal.rs`), the expiry task (`expiry.rs`), and
+//! reading the upstream server's database for import-spns (`spns.rs`).
 //! **Must not:** know about HTTP.
 //!
 //! Callers hold an `Arc<dyn Store>`; `open(url, …)` picks the backend by URL scheme.
@@ -13,6 +14,7 @@ mod pg;
 mod queries;
 mod row;
 mod seal;
+pub mod spns;
 mod sql;
 mod sqlite;
 
@@ -105,6 +107,24 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every unexpired subscription, streamed (start-up loading).
     fn live(&self, now: i64) -> BoxStream<'_, Result<Subscription, StoreError>>;
+
+    /// Unexpired subscriptions written at or after `since`, each with its `changed_at` (unix
+    /// seconds by the database's clock on Postgres, the writer's on SQLite), streamed. A
+    /// running relay polls this to learn of rows other processes wrote (import-spns).
+    /// Stores that only this process writes need not implement it.
+    fn changed_since(
+        &self,
+        _since: i64,
+        _now: i64,
+    ) -> BoxStream<'_, Result<(Subscription, i64), StoreError>> {
+        Box::pin(futures::stream::empty())
+    }
+
+    /// The newest `changed_at` of any row (0 for none): where [`Store::changed_since`] polls
+    /// start.
+    async fn last_change(&self) -> Result<i64, StoreError> {
+        Ok(0)
+    }
 
     /// The unexpired subscriptions of one account.
     async fn for_account(

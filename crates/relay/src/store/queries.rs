@@ -10,7 +10,7 @@ macro_rules! sql_store {
             use futures::stream::{BoxStream, StreamExt as _, TryStreamExt as _};
             use sqlx::Row as _;
 
-            use $crate::store::row::{self, KeyRow, SubscriptionRow, UpsertArgs};
+            use $crate::store::row::{self, ChangedRow, KeyRow, SubscriptionRow, UpsertArgs};
             use $crate::store::{sql, Store, StoreError, Upsert};
             use $crate::subscription::{AccountId, DeviceToken, Subscription, SubscriptionKey};
 
@@ -86,6 +86,29 @@ macro_rules! sql_store {
                         .map_err(StoreError::from)
                         .and_then(|r| futures::future::ready(r.decode(&self.sealer)))
                         .boxed()
+                }
+
+                #[tracing::instrument(skip_all)]
+                fn changed_since(
+                    &self,
+                    since: i64,
+                    now: i64,
+                ) -> BoxStream<'_, Result<(Subscription, i64), StoreError>> {
+                    sqlx::query_as::<_, ChangedRow>(sql::CHANGED_SINCE)
+                        .bind(since)
+                        .bind(row::live_cutoff(now))
+                        .fetch(&self.pool)
+                        .map_err(StoreError::from)
+                        .and_then(|r| futures::future::ready(r.decode(&self.sealer)))
+                        .boxed()
+                }
+
+                #[tracing::instrument(skip_all)]
+                async fn last_change(&self) -> Result<i64, StoreError> {
+                    let last: i64 = sqlx::query_scalar(sql::LAST_CHANGE)
+                        .fetch_one(&self.pool)
+                        .await?;
+                    Ok(last)
                 }
 
                 #[tracing::instrument(skip_all)]

@@ -62,6 +62,21 @@ impl SubscriptionRow {
     }
 }
 
+/// A subscription with the time it was last written (`sql::CHANGED_SINCE`).
+#[derive(sqlx::FromRow)]
+pub(super) struct ChangedRow {
+    #[sqlx(flatten)]
+    row: SubscriptionRow,
+    changed_at: i64,
+}
+
+impl ChangedRow {
+    /// Decodes the subscription; the second value is `changed_at`.
+    pub(super) fn decode(self, sealer: &Sealer) -> Result<(Subscription, i64), StoreError> {
+        Ok((self.row.decode(sealer)?, self.changed_at))
+    }
+}
+
 /// The identity columns `delete_expired` returns.
 #[derive(sqlx::FromRow)]
 pub(super) struct KeyRow {
@@ -89,6 +104,7 @@ pub(super) struct UpsertArgs<'a> {
     enc_key_sealed: Vec<u8>,
     namespaces: Vec<u8>,
     cutoff: i64,
+    now: i64,
 }
 
 impl<'a> UpsertArgs<'a> {
@@ -101,10 +117,11 @@ impl<'a> UpsertArgs<'a> {
             enc_key_sealed: sealer.seal_bytes(sub.enc_key.expose()),
             namespaces: pack_namespaces(&sub.namespaces),
             cutoff: live_cutoff(now),
+            now,
         }
     }
 
-    /// Binds $1…$13 of `sql::UPSERT`, in order.
+    /// Binds $1…$14 of `sql::UPSERT`, in order.
     pub(super) fn bind<'q, DB: Database>(
         &self,
         query: sqlx::query::Query<'q, DB, DB::Arguments>,
@@ -135,6 +152,7 @@ impl<'a> UpsertArgs<'a> {
             .bind(sub.want_data)
             .bind(self.namespaces.as_slice())
             .bind(self.cutoff)
+            .bind(self.now)
     }
 }
 

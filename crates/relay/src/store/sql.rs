@@ -16,12 +16,13 @@ macro_rules! columns {
 /// 2 monitor changed). An expired row that is replaced counts as added. Binds: $1 account,
 /// $2 service, $3 token_hash, $4 token_sealed, $5 enc_key_sealed, $6 session_ed25519,
 /// $7 subaccount_token, $8 subaccount_sig, $9 signature, $10 sig_ts, $11 want_data,
-/// $12 namespaces, $13 cutoff.
+/// $12 namespaces, $13 cutoff, $14 changed_at (the writer's clock; Postgres's trigger replaces
+/// it with the database's).
 pub(super) const UPSERT: &str = "\
 INSERT INTO subscriptions (account, service, token_hash, token_sealed, enc_key_sealed, \
     session_ed25519, subaccount_token, subaccount_sig, signature, sig_ts, want_data, namespaces, \
-    upsert_outcome) \
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0) \
+    upsert_outcome, changed_at) \
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, $14) \
 ON CONFLICT (account, service, token_hash) DO UPDATE SET \
     upsert_outcome = CASE \
         WHEN subscriptions.sig_ts <= $13 THEN 0 \
@@ -36,7 +37,8 @@ ON CONFLICT (account, service, token_hash) DO UPDATE SET \
     signature = excluded.signature, \
     sig_ts = excluded.sig_ts, \
     want_data = excluded.want_data, \
-    namespaces = excluded.namespaces \
+    namespaces = excluded.namespaces, \
+    changed_at = excluded.changed_at \
 RETURNING upsert_outcome";
 
 /// Binds: $1 account, $2 service, $3 token_hash.
@@ -64,6 +66,16 @@ pub(super) const FOR_ACCOUNT: &str = concat!(
     columns!(),
     " FROM subscriptions WHERE account = $1 AND sig_ts > $2 ORDER BY service, token_hash"
 );
+
+/// Binds: $1 since (changed_at), $2 cutoff. What a [`super::row::ChangedRow`] reads.
+pub(super) const CHANGED_SINCE: &str = concat!(
+    "SELECT ",
+    columns!(),
+    ", changed_at FROM subscriptions WHERE changed_at >= $1 AND sig_ts > $2"
+);
+
+/// The newest `changed_at` (0 for an empty table).
+pub(super) const LAST_CHANGE: &str = "SELECT COALESCE(MAX(changed_at), 0) FROM subscriptions";
 
 /// Binds: $1 cutoff.
 pub(super) const COUNT_BY_SERVICE: &str = "SELECT service, COUNT(*) AS n FROM subscriptions \

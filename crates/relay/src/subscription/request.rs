@@ -63,6 +63,83 @@ pub fn parse_subscribe(
     })
 }
 
+/// A subscription as another server stored it (the upstream server's rows, import-spns): the
+/// fields of the `/subscribe` that created it, already decoded from their columns.
+#[derive(Debug)]
+pub struct StoredSubscribe<'a> {
+    /// `pubkey`.
+    pub account: AccountId,
+    /// `session_ed25519` (required for 05 accounts, ignored for others as in §2.3).
+    pub session_ed25519: Option<[u8; 32]>,
+    /// `subaccount` and `subaccount_sig`.
+    pub subaccount: Option<SubaccountAuth>,
+    /// `signature`: the client's MONITOR signature.
+    pub signature: Signature,
+    /// `sig_ts`.
+    pub sig_ts: i64,
+    /// `namespaces`, as stored (checked here like a request's).
+    pub namespaces: Vec<i16>,
+    /// `data`.
+    pub want_data: bool,
+    /// `service`.
+    pub service: &'a str,
+    /// `service_info.token`.
+    pub token: &'a str,
+    /// `enc_key`.
+    pub enc_key: EncKey,
+}
+
+/// Verifies a stored subscription at `now` by exactly the rules a `/subscribe` with the same
+/// fields meets (steps 2, 3, 5S and 6 of §2.4: the account key, a configured service, the
+/// namespaces, the signature window, the MONITOR signature with any subaccount, and the token
+/// by its service's rule). Step 1's decoding is the caller's, from its columns.
+pub fn verify_stored(
+    stored: StoredSubscribe<'_>,
+    now: i64,
+    services: &dyn ServiceCatalog,
+) -> Result<Subscription, SubscriptionError> {
+    let session_ed25519 = match stored.account.prefix() {
+        0x05 => Some(
+            stored
+                .session_ed25519
+                .ok_or_else(|| SubscriptionError::missing("session_ed25519"))?,
+        ),
+        _ => None,
+    };
+    let account_key = verify::account_key(&stored.account, session_ed25519.as_ref())?;
+    let service = service(services, stored.service)?;
+    check_namespaces(&stored.namespaces)?;
+    verify::subscribe_window(stored.sig_ts, now)?;
+    let message = verify::monitor_message(
+        &stored.account,
+        stored.sig_ts,
+        stored.want_data,
+        &stored.namespaces,
+    );
+    verify::verify_signature(
+        &stored.account,
+        &account_key,
+        stored.subaccount.as_ref(),
+        message.as_bytes(),
+        &stored.signature,
+    )?;
+    let token = services
+        .validate_token(&service, stored.token)
+        .map_err(|message| SubscriptionError::new(Code::Error, message))?;
+    Ok(Subscription {
+        account: stored.account,
+        session_ed25519,
+        subaccount: stored.subaccount,
+        signature: stored.signature,
+        sig_ts: stored.sig_ts,
+        namespaces: stored.namespaces,
+        want_data: stored.want_data,
+        service,
+        token,
+        enc_key: stored.enc_key,
+    })
+}
+
 /// Parses and verifies one `/unsubscribe` element (steps 1–3, 6, 7U of §2.4) at `now`.
 pub fn parse_unsubscribe(
     element: &Value,
@@ -220,6 +297,50 @@ mod tests {
         request["sig_ts"] = 0.into();
         let e = parse_subscribe(&request, NOW, &services()).unwrap_err();
         assert_eq!(e.message, "Subscription: namespaces missing or empty");
+    }
+
+    #[test]
+    fn a_stored_row_verifies_like_its_request_and_fails_like_it() {
+        crate::crypto::init().unwrap();
+        let v = vectors();
+        let request = &v["subscribe_request"];
+        let from_request = parse_subscribe(request, NOW, &services()).unwrap();
+        let stored = || StoredSubscribe {
+            account: from_request.account,
+            session_ed25519: from_request.session_ed25519,
+            subaccount: from_request.subaccount,
+            signature: from_request.signature,
+            sig_ts: from_request.sig_ts,
+            namespaces: from_request.namespaces.clone(),
+            want_data: from_request.want_data,
+            service: "apns",
+            token: request["service_info"]["token"].as_str().unwrap(),
+            enc_key: from_request.enc_key,
+        };
+        assert_eq!(
+            verify_stored(stored(), NOW, &services()).unwrap(),
+            from_request
+        );
+        let mut other_ns = stored();
+        other_ns.namespaces.push(99);
+        let e = verify_stored(other_ns, NOW, &services()).unwrap_err();
+        assert_eq!(e.message, "Signature verification failed");
+        let mut flipped = stored();
+        flipped.want_data = !flipped.want_data;
+        assert!(verify_stored(flipped, NOW, &services()).is_err());
+        let mut unconfigured = stored();
+        unconfigured.service = "huawei";
+        let e = verify_stored(unconfigured, NOW, &services()).unwrap_err();
+        assert_eq!(e.code, Code::ServiceNotAvailable);
+        let mut no_key = stored();
+        no_key.session_ed25519 = None;
+        assert!(verify_stored(no_key, NOW, &services()).is_err());
+        let mut bad_token = stored();
+        bad_token.token = "not hex";
+        assert_eq!(
+            verify_stored(bad_token, NOW, &services()).unwrap_err().code,
+            Code::Error
+        );
     }
 
     #[test]

@@ -55,4 +55,8 @@ pub struct SwarmStatus {
     pub connections: usize,
     /// Connection attempts in flight.
     pub pending_connections: usize,
+    /// `block_hash` of the node list in use (empty before one is loaded).
+    pub block_hash: String,
+    /// `height` of the node list in use (0 before one is loaded).
+    pub block_height: u64,
 }

@@ -51,6 +51,8 @@ pub struct NodeList {
     pub swarm_ids: Vec<u64>,
     /// The reply's `block_hash` (empty if absent).
     pub block_hash: String,
+    /// The reply's `height` (0 if absent).
+    pub height: u64,
 }
 
 /// Parses the reply JSON `{"service_node_states": [...], "block_hash": …}`.
@@ -76,10 +78,12 @@ pub fn parse_service_nodes(reply: &Value) -> Result<NodeList, SwarmError> {
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string();
+    let height = reply.get("height").and_then(Value::as_u64).unwrap_or(0);
     Ok(NodeList {
         nodes,
         swarm_ids,
         block_hash,
+        height,
     })
 }
 

@@ -89,6 +89,8 @@ pub(crate) struct Monitor {
     status: watch::Sender<SwarmStatus>,
     renewal: Renewal,
     loaded: bool,
+    /// `block_hash` and height of the node list in use (`/stats`).
+    block: (String, u64),
     swarm_ids: Vec<u64>,
     nodes: HashMap<[u8; 32], NodeState>,
     by_conn: HashMap<ConnId, [u8; 32]>,
@@ -112,6 +114,7 @@ impl Monitor {
             status,
             renewal,
             loaded: false,
+            block: (String::new(), 0),
             swarm_ids: Vec::new(),
             nodes: HashMap::new(),
             by_conn: HashMap::new(),
@@ -225,6 +228,8 @@ impl Monitor {
             accounts_monitored: self.accounts.len(),
             connections,
             pending_connections: pending,
+            block_hash: self.block.0.clone(),
+            block_height: self.block.1,
         };
         self.status.send_if_modified(|old| {
             let changed = *old != status;

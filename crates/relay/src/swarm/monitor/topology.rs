@@ -40,6 +40,7 @@ impl Monitor {
         }
         self.sync_node_accounts(Instant::now());
         self.loaded = true;
+        self.block = (list.block_hash.clone(), list.height);
         metrics::gauge!(names::SWARM_NODES).set(self.nodes.len() as f64);
         tracing::info!(
             nodes = self.nodes.len(),
