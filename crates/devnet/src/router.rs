@@ -4,7 +4,7 @@
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
-use std::sync::mpsc;
+use std::sync::{mpsc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
 use anyhow::Context as _;
@@ -31,6 +31,23 @@ impl Outbox {
 
 type Job<S> = Box<dyn FnOnce(&mut S, &mut Outbox) + Send>;
 
+/// Sockets the fake servers of one process may hold together (one ROUTER each).
+const MAX_FAKE_SOCKETS: i32 = 16_384;
+
+/// The one libzmq context of every fake server in the process. A context brings its own I/O
+/// and reaper threads, epoll and mailbox descriptors: one per fake node cost ≈ 4 descriptors
+/// and 2 threads per node, so a 2,000-node network did not fit the file limit.
+fn shared_context() -> anyhow::Result<Context> {
+    static SHARED: Mutex<Option<Context>> = Mutex::new(None);
+    let mut shared = SHARED.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(ctx) = shared.as_ref() {
+        return Ok(ctx.clone());
+    }
+    let ctx = Context::new(MAX_FAKE_SOCKETS)?;
+    *shared = Some(ctx.clone());
+    Ok(ctx)
+}
+
 /// A running ROUTER server; dropping it (or `stop`) closes the socket.
 pub struct RouterServer<S: Service> {
     jobs: mpsc::Sender<Job<S>>,
@@ -43,7 +60,7 @@ impl<S: Service> RouterServer<S> {
     /// Binds `bind` (e.g. `tcp://127.0.0.1:0`), as a CURVE server when `curve_secret` is given,
     /// with `ROUTER_HANDOVER` and `ROUTER_MANDATORY` as OxenMQ servers set them.
     pub fn start(bind: &str, curve_secret: Option<[u8; 32]>, service: S) -> anyhow::Result<Self> {
-        let ctx = Context::new(64)?;
+        let ctx = shared_context()?;
         let socket = ctx.socket(consts::ZMQ_ROUTER)?;
         socket.set_int(consts::ZMQ_ROUTER_HANDOVER, 1)?;
         socket.set_int(consts::ZMQ_ROUTER_MANDATORY, 1)?;
