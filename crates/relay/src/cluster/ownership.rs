@@ -157,7 +157,7 @@ impl SwarmGate for Ownership {
 
     fn pushes(&self, swarm: u64) -> bool {
         let s = self.read();
-        if !s.valid_until.is_some_and(|t| Instant::now() < t) {
+        if s.valid_until.is_none_or(|t| Instant::now() >= t) {
             return false;
         }
         if s.owned.contains(&swarm) {

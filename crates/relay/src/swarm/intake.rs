@@ -12,6 +12,9 @@ use super::oxenmq::{Commands, ConnId};
 use super::{Notification, SwarmGate};
 use crate::admin::metrics as names;
 
+/// The current swarm ids (sorted), published by the monitor.
+type SwarmIds = watch::Receiver<Arc<Vec<u64>>>;
+
 /// Notifications held for one hand-off at most; a longer round hands off early.
 const BATCH: usize = 1024;
 
@@ -24,7 +27,7 @@ pub(crate) struct Intake {
     not_owner: u64,
     /// A `[cluster]` replica pushes only for the swarms its gate allows (by the account's
     /// swarm among the current ids); `None` pushes everything.
-    gate: Option<(Arc<dyn SwarmGate>, watch::Receiver<Arc<Vec<u64>>>)>,
+    gate: Option<(Arc<dyn SwarmGate>, SwarmIds)>,
 }
 
 impl Intake {
