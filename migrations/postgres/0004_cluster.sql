@@ -23,3 +23,24 @@ CREATE TABLE cluster_leases (
 );
 
 CREATE INDEX cluster_leases_owner ON cluster_leases (owner);
+
+-- Every committed change to a subscription is announced to the replicas (payload: the account
+-- in hex), in the same transaction as the change, so a replica that crashes right after
+-- answering a subscribe cannot lose the announcement. Only while replicas are registered:
+-- a single relay (no [cluster]) never notifies.
+CREATE FUNCTION cluster_announce_subscription() RETURNS trigger AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM cluster_replicas) THEN
+        IF TG_OP = 'DELETE' THEN
+            PERFORM pg_notify('spr_subscriptions', encode(OLD.account, 'hex'));
+        ELSE
+            PERFORM pg_notify('spr_subscriptions', encode(NEW.account, 'hex'));
+        END IF;
+    END IF;
+    RETURN NULL;
+END
+$$ LANGUAGE plpgsql;
+
+CREATE TRIGGER subscriptions_announce
+    AFTER INSERT OR UPDATE OR DELETE ON subscriptions
+    FOR EACH ROW EXECUTE FUNCTION cluster_announce_subscription();

@@ -109,13 +109,14 @@ pub async fn serve(
     let (notify_tx, notify_rx) = mpsc::channel::<Notification>(NOTIFICATION_QUEUE);
     // [cluster]: the swarm side and delivery outlive the shutdown signal until the lease loop
     // has handed every swarm over (they keep pushing meanwhile); otherwise they stop with it.
-    let (cluster, broadcast) = if config.cluster.enabled {
-        let (cluster, broadcast) = Cluster::connect(&config.cluster, config.database.url.expose())
-            .await
-            .context("cannot open the cluster tables")?;
-        (Some(cluster), Some(broadcast))
+    let cluster = if config.cluster.enabled {
+        Some(
+            Cluster::connect(&config.cluster, config.database.url.expose())
+                .await
+                .context("cannot open the cluster tables")?,
+        )
     } else {
-        (None, None)
+        None
     };
     let swarm_side = if cluster.is_some() {
         CancellationToken::new()
@@ -160,15 +161,11 @@ pub async fn serve(
         );
         Some(status)
     };
-    // Changes another replica made reach the index and the monitor, but are not announced again.
-    let local_changes: Arc<dyn Changes> = Arc::new(Fanout::new(observers.clone()));
-    if let Some(broadcast) = broadcast {
-        observers.push(Arc::new(broadcast));
-    }
     let changes: Arc<dyn Changes> = Arc::new(Fanout::new(observers));
     let ownership = cluster.as_ref().map(Cluster::ownership);
     if let Some(cluster) = cluster {
-        let reload = Reload::new(store.clone(), index.clone(), local_changes);
+        // Changes other replicas commit reach this index and monitor the same way.
+        let reload = Reload::new(store.clone(), index.clone(), changes.clone());
         cluster.spawn(&tracker, swarm_ids, reload, &shutdown, swarm_side.clone());
     }
 

@@ -52,7 +52,7 @@ pub async fn run(
                     }
                 }
                 Ok(Some(n)) if n.channel() == SUBSCRIPTION_CHANNEL => {
-                    if let Err(e) = reload.announced(n.payload(), &me).await {
+                    if let Err(e) = reload.announced(n.payload()).await {
                         tracing::warn!(error = %e, "cannot reload an account another replica changed");
                     }
                 }

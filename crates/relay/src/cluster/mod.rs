@@ -22,7 +22,7 @@ mod subscriptions;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, watch, Notify};
+use tokio::sync::{watch, Notify};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
@@ -30,12 +30,11 @@ use tracing::Instrument;
 pub use assign::{plan, share};
 pub use membership::LEAVE_WAIT;
 pub use ownership::{ClusterShare, Ownership};
-pub use subscriptions::{Broadcast, Reload};
+pub use subscriptions::Reload;
 
 use crate::config::ClusterConfig;
 use crate::store::cluster::ClusterDb;
 use crate::store::StoreError;
-use crate::subscription::AccountId;
 use crate::swarm::SwarmGate;
 
 /// One replica's part in the cluster, built before the swarm side (which it gates).
@@ -43,30 +42,19 @@ pub struct Cluster {
     db: ClusterDb,
     ownership: Arc<Ownership>,
     lease: Duration,
-    /// The receiving end of [`Broadcast`] (drained by the announcing task).
-    announcements: mpsc::Receiver<AccountId>,
 }
 
 impl Cluster {
-    /// Connects the cluster's own small pool; returns the replica and the [`Broadcast`]
-    /// observer to put on the API's `Changes`.
-    pub async fn connect(
-        config: &ClusterConfig,
-        url: &str,
-    ) -> Result<(Self, Broadcast), StoreError> {
+    /// Connects the cluster's own small pool.
+    pub async fn connect(config: &ClusterConfig, url: &str) -> Result<Self, StoreError> {
         let lease = config.lease();
         let db = ClusterDb::connect(url, &config.node_id, lease, lease / 4).await?;
-        let (broadcast, announcements) = Broadcast::new();
         tracing::info!(node_id = %config.node_id, lease_secs = lease.as_secs(), "cluster replica");
-        Ok((
-            Cluster {
-                db,
-                ownership: Arc::new(Ownership::new(&config.node_id)),
-                lease,
-                announcements,
-            },
-            broadcast,
-        ))
+        Ok(Cluster {
+            db,
+            ownership: Arc::new(Ownership::new(&config.node_id)),
+            lease,
+        })
     }
 
     /// What the swarm side asks before monitoring or pushing.
@@ -79,7 +67,7 @@ impl Cluster {
         self.ownership.clone()
     }
 
-    /// Spawns the listener, the announcer and (with a swarm side, `swarm_ids`) the lease
+    /// Spawns the listener and (with a swarm side, `swarm_ids`) the lease
     /// loop on `tracker`. `swarm_side` is cancelled once the lease loop has left the cluster
     /// after `shutdown` (at once when there is no lease loop).
     pub fn spawn(
@@ -99,10 +87,6 @@ impl Cluster {
                 shutdown.child_token(),
             )
             .instrument(tracing::info_span!("cluster.listen")),
-        );
-        tracker.spawn(
-            Broadcast::run(self.db.clone(), self.announcements, shutdown.child_token())
-                .instrument(tracing::info_span!("cluster.announce")),
         );
         match swarm_ids {
             Some(ids) => {

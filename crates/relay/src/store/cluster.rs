@@ -15,8 +15,8 @@ use super::StoreError;
 /// Channel on which replicas announce lease and membership changes (payload: the sender's
 /// node id), so the others re-plan at once instead of at their next tick.
 pub const LEASE_CHANNEL: &str = "spr_cluster";
-/// Channel on which a replica announces a committed subscribe/unsubscribe (payload: the
-/// account id in hex: not secret, but never logged whole).
+/// Channel on which the `subscriptions_announce` trigger announces every committed change to
+/// a subscription row (payload: the account id in hex: not secret, but never logged whole).
 pub const SUBSCRIPTION_CHANNEL: &str = "spr_subscriptions";
 
 /// Connections of the cluster's own pool: the lease loop, the notifier and a spare, apart from
