@@ -330,36 +330,7 @@ postgres_test!(
         eprintln!("takeover after SIGKILL: {took:?} (lease {LEASE_SECS} s)");
         // The survivors have sent monitor.messages for every account, in the same bound.
         let left = CRASH_TAKEOVER.saturating_sub(killed_at.elapsed()) + Duration::from_secs(1);
-        if let Err(e) = wait_monitored(&net, &moved, killed_at, left, Some(&survivors)).await {
-            for i in [0, 1] {
-                let st = stats(&net, i).await;
-                eprintln!(
-                    "stats {i}: {:?} {:?}",
-                    st.as_ref().map(|s| s["accounts_monitored"].clone()),
-                    st.as_ref().map(|s| s["cluster"].clone())
-                );
-            }
-            let r: Vec<Vec<u8>> = (0..3).map(|i| net.replica_route(i).unwrap()).collect();
-            for id in &moved {
-                let swarm = net.swarm_of(id);
-                for node in net.members(swarm) {
-                    let seen: Vec<(usize, f64)> = node
-                        .records()
-                        .iter()
-                        .filter(|rec| rec.items.iter().any(|i| i.account == Some(*id)))
-                        .map(|rec| {
-                            (
-                                r.iter().position(|x| *x == rec.route).unwrap_or(9),
-                                rec.at.duration_since(killed_at.min(rec.at)).as_secs_f64()
-                                    - killed_at.saturating_duration_since(rec.at).as_secs_f64(),
-                            )
-                        })
-                        .collect();
-                    eprintln!("{id} swarm {swarm}: {seen:?}");
-                }
-            }
-            return Err(e);
-        }
+        wait_monitored(&net, &moved, killed_at, left, Some(&survivors)).await?;
         each_pushed_once(&net, &subs, &[0, 1]).await?;
         net.shutdown().await
     }
