@@ -315,7 +315,7 @@ postgres_test!(
 postgres_test!(
     a_killed_replica_s_swarms_move_to_the_survivors,
     |db| async move {
-        let mut net = start(db.url(), 3, |b| b).await?;
+        let net = start(db.url(), 3, |b| b).await?;
         wait_shares(&net, &[0, 1, 2], CRASH_TAKEOVER, balanced(3)).await?;
         let subs = subscribe(&net, &[0, 1, 2], 2).await?;
         let survivors = routes(&net, &[0, 1]);

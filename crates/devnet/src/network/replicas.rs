@@ -16,7 +16,17 @@ pub(super) struct Replica {
     api: SocketAddr,
     admin: SocketAddr,
     env: Vec<(String, String)>,
-    process: Option<RelayProcess>,
+    /// A lock so a run can kill a replica through a shared `&Network` (held only briefly).
+    process: std::sync::Mutex<Option<RelayProcess>>,
+}
+
+impl Replica {
+    fn take(&self) -> Option<RelayProcess> {
+        self.process
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+    }
 }
 
 /// The replicas besides the first, and what starting another one takes.
@@ -85,7 +95,7 @@ impl Replicas {
             api,
             admin,
             env,
-            process: Some(process),
+            process: std::sync::Mutex::new(Some(process)),
         });
         Ok(i)
     }
@@ -95,19 +105,19 @@ impl Replicas {
         RelayProcess::spawn_with(&self.binary, &self.config, &log, env)
     }
 
-    fn get(&mut self, i: usize) -> anyhow::Result<&mut Replica> {
+    fn get(&self, i: usize) -> anyhow::Result<&Replica> {
         if i == 0 {
             bail!("replica 0 is the network's own relay (stop it with Network::shutdown)");
         }
         self.list
-            .get_mut(i - 1)
+            .get(i - 1)
             .with_context(|| format!("no replica {i}"))
     }
 
     /// SIGTERM to every replica still running, waiting for each.
     pub(super) async fn stop_all(&mut self) {
-        for replica in &mut self.list {
-            if let Some(mut p) = replica.process.take() {
+        for replica in &self.list {
+            if let Some(mut p) = replica.take() {
                 p.stop().await;
             }
         }
@@ -174,9 +184,9 @@ impl Network {
     }
 
     /// SIGKILL to replica `i` (≥ 1): no leave, its leases run out.
-    pub async fn kill_replica(&mut self, i: usize) -> anyhow::Result<()> {
+    pub async fn kill_replica(&self, i: usize) -> anyhow::Result<()> {
         let replica = self.replicas.get(i)?;
-        if let Some(mut p) = replica.process.take() {
+        if let Some(mut p) = replica.take() {
             p.child.kill().await?;
         }
         Ok(())
@@ -185,7 +195,7 @@ impl Network {
     /// SIGTERM to replica `i` (≥ 1) and wait; whether it exited with status 0.
     pub async fn stop_replica(&mut self, i: usize) -> anyhow::Result<bool> {
         let replica = self.replicas.get(i)?;
-        Ok(match replica.process.take() {
+        Ok(match replica.take() {
             Some(mut p) => p.stop().await,
             None => false,
         })
@@ -195,7 +205,11 @@ impl Network {
     pub fn restart_replica(&mut self, i: usize) -> anyhow::Result<()> {
         let env = self.replicas.get(i)?.env.clone();
         let process = self.replicas.spawn(i, &env)?;
-        self.replicas.get(i)?.process = Some(process);
+        let replica = self.replicas.get(i)?;
+        *replica
+            .process
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(process);
         Ok(())
     }
 
