@@ -79,9 +79,8 @@ fn message(sub: &Subscription, hash: u8) -> FakeMessage {
 async fn replicas_sharing_the_swarm_key_stay_connected_to_one_storage_server() {
     let node = FakeStorage::start(KeyPair::generate()).unwrap();
     let shared = KeyPair::generate();
-    let a = connect(&shared.derive_replica("relay-0"), &node).await;
+    let mut a = connect(&shared.derive_replica("relay-0"), &node).await;
     let mut b = connect(&shared.derive_replica("relay-1"), &node).await;
-    let mut a = a;
     let sub_a = session_subscription(41, &[0], false, unix_now(), "tok-a");
     let sub_b = session_subscription(42, &[0], false, unix_now(), "tok-b");
     subscribe(&a, &sub_a).await;
