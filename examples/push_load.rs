@@ -67,6 +67,7 @@ fn main() -> ExitCode {
         report: args.report,
         relay_binary: Some(args.relay),
         idle: Duration::from_secs(args.idle),
+        replicas: 1,
     };
     if let Err(e) = options.validate() {
         eprintln!("{e}");

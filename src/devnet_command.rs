@@ -37,6 +37,10 @@ pub struct DevnetArgs {
     /// Write a JSON report of the run to this file.
     #[arg(long)]
     report: Option<PathBuf>,
+    /// Relay replicas sharing the --config Postgres database ([cluster]); with more than one,
+    /// one is killed halfway through and the report counts lost and duplicate pushes.
+    #[arg(long, default_value_t = 1)]
+    replicas: usize,
 }
 
 /// Runs the simulated network around the real relay; exit 0 only if every push was verified.
@@ -50,6 +54,7 @@ pub fn run(args: DevnetArgs) -> ExitCode {
         report: args.report,
         relay_binary: None,
         idle: Duration::ZERO,
+        replicas: args.replicas,
     };
     let path = args.config;
     let mut config = match Config::load(path.as_deref()) {
@@ -59,6 +64,25 @@ pub fn run(args: DevnetArgs) -> ExitCode {
     if let Err(e) = options.validate() {
         eprintln!("{e}");
         return ExitCode::from(2);
+    }
+    let mut options = options;
+    if options.replicas > 1 {
+        let url = config.database.url.expose();
+        if path.is_none() || url.starts_with("sqlite:") {
+            eprintln!(
+                "--replicas: several replicas share one Postgres database: give --config with a \
+                 postgres:// [database] url (SQLite is one process's file)"
+            );
+            return ExitCode::from(2);
+        }
+        // Replicas are separate processes of this binary.
+        match std::env::current_exe() {
+            Ok(exe) => options.relay_binary = Some(exe),
+            Err(e) => {
+                eprintln!("error: cannot find this binary to start replicas: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
     }
     if path.is_none() {
         // The live lines are the output; the relay's own logs only when something is wrong.

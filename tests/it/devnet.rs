@@ -134,3 +134,66 @@ fn flags_that_cannot_make_a_network_exit_2_naming_the_flag() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2), "clap rejects the value");
 }
+
+#[test]
+fn several_replicas_on_sqlite_exit_2_naming_the_flag() {
+    let output = devnet(&["--replicas", "3"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).starts_with("--replicas"));
+}
+
+/// Three replicas, the last killed halfway: the run reports what was lost and duplicated
+/// across the kill (it may fail: pushes for the killed replica's swarms are lost until the
+/// survivors take them over), with every swarm still covered at the end.
+#[cfg_attr(
+    not(prereq_postgres),
+    ignore = "needs TEST_POSTGRES_URL (a Postgres server); README \"Testing\""
+)]
+#[tokio::test]
+async fn three_replicas_report_lost_and_duplicate_pushes_across_a_kill() {
+    db::run(Backend::Postgres, |db| async move {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("relay.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[database]\nurl = \"{}\"\n[cluster]\nlease_secs = 2\n",
+                db.url()
+            ),
+        )
+        .unwrap();
+        let report = dir.path().join("report.json");
+        let args: Vec<String> = [
+            "--config",
+            config.to_str().unwrap(),
+            "--replicas",
+            "3",
+            "--report",
+            report.to_str().unwrap(),
+        ]
+        .map(String::from)
+        .to_vec();
+        let output = tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            devnet(&args)
+        })
+        .await?;
+        let out = stdout(&output);
+        assert!(
+            out.contains("killed replica relay-2 (SIGKILL)"),
+            "{out}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let r: Value = serde_json::from_slice(&std::fs::read(&report)?)?;
+        let outcome = &r["outcome"];
+        // The report counts both, whatever the run's luck with the kill's timing.
+        assert!(
+            outcome["missing"].is_u64() && outcome["duplicated"].is_u64(),
+            "{outcome}"
+        );
+        eprintln!("{out}");
+        Ok(())
+    })
+    .await
+    .unwrap();
+}

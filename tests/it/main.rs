@@ -5,6 +5,7 @@
 
 mod admin;
 mod api;
+mod cluster;
 mod dashboards;
 mod delivery;
 mod devnet;

@@ -17,6 +17,7 @@ use tracing::Instrument;
 use crate::admin::{self, AdminState};
 use crate::api::{self, ApiState};
 use crate::clock::{self, Clock};
+use crate::cluster::{Cluster, Reload};
 use crate::config::Config;
 use crate::crypto::{self, RelayKeys};
 use crate::delivery::{CatchUp, Delivery, DeliveryConfig, Index};
@@ -111,17 +112,50 @@ pub async fn serve(
 
     let tracker = TaskTracker::new();
     let (notify_tx, notify_rx) = mpsc::channel::<Notification>(NOTIFICATION_QUEUE);
+    // [cluster]: the swarm side and delivery outlive the shutdown signal until the lease loop
+    // has handed every swarm over (they keep pushing meanwhile); otherwise they stop with it.
+    let cluster = if config.cluster.enabled {
+        Some(
+            Cluster::connect(&config.cluster, config.database.url.expose())
+                .await
+                .context("cannot open the cluster tables")?,
+        )
+    } else {
+        None
+    };
+    let swarm_side = if cluster.is_some() {
+        CancellationToken::new()
+    } else {
+        shutdown.child_token()
+    };
     // The index first: the swarm monitor re-reads it when it handles a change.
     let mut observers: Vec<Arc<dyn Changes>> = vec![index.clone()];
+    let mut swarm_ids = None;
     let swarm_status: Option<watch::Receiver<SwarmStatus>> = if config.swarm.oxend.is_empty() {
         tracing::info!("no [swarm] oxend configured: the swarm side is off");
         None
     } else {
-        let swarm = Swarm::new(&config.swarm, keys.swarm.clone(), index.clone(), notify_tx)?;
+        let swarm_keys = if config.cluster.enabled {
+            // PROTOCOL §7.1: replicas sharing swarm.key must not share a CURVE key / routing id.
+            let derived = keys.swarm.derive_replica(&config.cluster.node_id);
+            tracing::info!(
+                node_id = %config.cluster.node_id,
+                swarm_pubkey = %hex::encode(derived.public()),
+                "cluster replica: storage servers see this replica's own key"
+            );
+            derived
+        } else {
+            keys.swarm.clone()
+        };
+        let mut swarm = Swarm::new(&config.swarm, swarm_keys, index.clone(), notify_tx)?;
+        if let Some(cluster) = &cluster {
+            swarm = swarm.with_gate(cluster.gate());
+            swarm_ids = Some(swarm.swarm_ids());
+        }
         let handle = swarm.handle();
         let status = handle.status_watch();
         observers.push(Arc::new(handle));
-        let token = shutdown.child_token();
+        let token = swarm_side.clone();
         tracker.spawn(
             async move {
                 if let Err(e) = swarm.run(token).await {
@@ -133,6 +167,12 @@ pub async fn serve(
         Some(status)
     };
     let changes: Arc<dyn Changes> = Arc::new(Fanout::new(observers));
+    let ownership = cluster.as_ref().map(Cluster::ownership);
+    if let Some(cluster) = cluster {
+        // Changes other replicas commit reach this index and monitor the same way.
+        let reload = Reload::new(store.clone(), index.clone(), changes.clone());
+        cluster.spawn(&tracker, swarm_ids, reload, &shutdown, swarm_side.clone());
+    }
 
     let delivery = Delivery::new(
         index.clone(),
@@ -143,7 +183,7 @@ pub async fn serve(
     );
     tracker.spawn(
         delivery
-            .run(notify_rx, shutdown.child_token())
+            .run(notify_rx, swarm_side.clone())
             .instrument(tracing::info_span!("delivery")),
     );
     let catch_up = CatchUp::new(
@@ -171,6 +211,7 @@ pub async fn serve(
 
     let mut admin_state = AdminState::new(store.clone(), swarm_status, config.admin.token.clone())?;
     admin_state.push_services = Some(config.services.len());
+    admin_state.cluster = ownership;
     let sampler = admin::Sampler::new(&admin_state, admin::SAMPLE_INTERVAL);
     tracker.spawn(
         sampler

@@ -16,6 +16,8 @@
 //! - [`delivery`]: de-dup, subscriber index, payloads, dispatch.
 //! - [`notifier`]: one file per push provider: validation, sending, verdicts.
 //! - [`systemd`]: `Type=notify` readiness, watchdog and stopping notifications.
+//! - [`cluster`]: several replicas on one Postgres database: swarm leases, handover,
+//!   cross-replica subscription announcements (`[cluster]`).
 //! - [`admin`]: the private listener: metrics, health, stats, status page.
 //! - [`logging`]: the tracing subscriber and the request span of both listeners.
 //! - [`app`]: wires the modules together; `main` and the tests both call [`app::serve`].
@@ -32,6 +34,7 @@ pub mod admin;
 pub mod api;
 pub mod app;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod crypto;
 pub mod delivery;

@@ -214,8 +214,12 @@ the Secrets' data as read from the cluster at install/upgrade time (needs `get` 
 {{- fail (printf "services[%s]: kind %s needs existingSecret" .name .kind) }}
 {{- end }}
 {{- end }}
-{{- if and (gt (int $replicas) 1) .Values.config.swarm.oxend }}
-{{- fail "more than one replica with swarm.oxend set would push every message once per replica: the swarm side is not shared between replicas yet (run one replica)" }}
+{{- $cluster := (.Values.config.cluster | default dict).enabled }}
+{{- if and (gt (int $replicas) 1) .Values.config.swarm.oxend (not $cluster) }}
+{{- fail "more than one replica with swarm.oxend set would push every message once per replica: set config.cluster.enabled (they then split the swarms) or run one replica" }}
+{{- end }}
+{{- if and $cluster (not .Values.database.existingSecret) }}
+{{- fail "config.cluster.enabled needs Postgres: set database.existingSecret" }}
 {{- end }}
 {{- end }}
 

@@ -15,4 +15,5 @@ pub mod onion_relay;
 pub mod providers;
 pub mod server;
 pub mod source;
+pub mod tcp_proxy;
 pub mod vectors;

@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use super::files::{self, Mocks};
+use super::replicas::{self, Replicas};
 use super::{Network, RelayProcess, RelayRun, SwarmNode};
 use crate::fake_oxend::FakeOxend;
 use crate::fake_storage::FakeStorage;
@@ -33,6 +34,9 @@ pub struct NetworkBuilder {
     log_services: Vec<String>,
     changes_poll_secs: Option<u64>,
     relay_binary: Option<PathBuf>,
+    replicas: usize,
+    lease_secs: Option<u64>,
+    replica_database_urls: HashMap<usize, String>,
 }
 
 impl Default for NetworkBuilder {
@@ -46,6 +50,9 @@ impl Default for NetworkBuilder {
             log_services: Vec::new(),
             changes_poll_secs: None,
             relay_binary: None,
+            replicas: 1,
+            lease_secs: None,
+            replica_database_urls: HashMap::new(),
         }
     }
 }
@@ -101,11 +108,48 @@ impl NetworkBuilder {
         self
     }
 
+    /// Runs `n` relays as a `[cluster]` on the network's Postgres database (needs
+    /// [`NetworkBuilder::relay_binary`] and a `postgres://` [`NetworkBuilder::database_url`]);
+    /// they are `relay-0` … `relay-{n-1}`, replica 0 being the network's own relay.
+    pub fn replicas(mut self, n: usize) -> Self {
+        self.replicas = n.max(1);
+        self
+    }
+
+    /// `[cluster] lease_secs` of the replicas (default 15); setting it enables `[cluster]`
+    /// even with one replica.
+    pub fn lease_secs(mut self, secs: u64) -> Self {
+        self.lease_secs = Some(secs);
+        self
+    }
+
+    /// Replica `i` reaches the database at `url` instead (e.g. through a proxy a test cuts).
+    pub fn replica_database_url(mut self, i: usize, url: impl Into<String>) -> Self {
+        self.replica_database_urls.insert(i, url.into());
+        self
+    }
+
     /// Starts everything and waits until the relay has connected to every storage server.
     pub async fn start(self) -> anyhow::Result<Network> {
         if self.swarms == 0 || self.nodes < self.swarms {
             bail!("need at least one swarm and one node per swarm");
         }
+        let cluster = self.replicas > 1 || self.lease_secs.is_some();
+        if cluster {
+            if self.relay_binary.is_none() {
+                bail!("several replicas run as separate processes: set relay_binary");
+            }
+            if !self
+                .database_url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("postgres"))
+            {
+                bail!(
+                    "several replicas need a postgres:// database (cluster.enabled needs Postgres)"
+                );
+            }
+        }
+        let lease_secs = self.lease_secs.unwrap_or(15);
         crypto::init()?;
         // The mocks' TLS servers and the harness's HTTP client use the process-wide provider.
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -160,6 +204,7 @@ impl NetworkBuilder {
 
         let shutdown = CancellationToken::new();
         let limit = CONNECT_TIMEOUT + CONNECT_PER_NODE * self.nodes as u32;
+        let mut replica_set = Replicas::default();
         let relay = match &self.relay_binary {
             None => {
                 let mut task = tokio::spawn(app::serve(config, keys, api, admin, shutdown.clone()));
@@ -169,7 +214,7 @@ impl NetworkBuilder {
                         Ok(Err(e)) => return Err(e.context("the relay failed to start")),
                         Err(e) => bail!("the relay task failed: {e}"),
                     },
-                    connected = all_greeted(&nodes, limit) => if !connected {
+                    connected = all_greeted(&nodes, limit, 1) => if !connected {
                         shutdown.cancel();
                         bail!("the relay did not connect to every storage server in {limit:?}");
                     },
@@ -178,15 +223,38 @@ impl NetworkBuilder {
             }
             Some(binary) => {
                 // The child binds the same addresses: free them first.
+                let swarm_key = keys.swarm.clone();
                 drop((api, admin, keys));
-                let mut child = RelayProcess::spawn(binary, &config_path, dir.path())?;
+                let mut child = if cluster {
+                    let env = replicas::cluster_env(
+                        0,
+                        lease_secs,
+                        self.replica_database_urls.get(&0).map(String::as_str),
+                    );
+                    replica_set =
+                        Replicas::new(binary, &config_path, dir.path(), lease_secs, swarm_key);
+                    for i in 1..self.replicas {
+                        replica_set
+                            .spawn_next(self.replica_database_urls.get(&i).map(String::as_str))?;
+                    }
+                    RelayProcess::spawn_with(
+                        binary,
+                        &config_path,
+                        &dir.path().join("relay.log"),
+                        &env,
+                    )?
+                } else {
+                    RelayProcess::spawn(binary, &config_path, dir.path())?
+                };
+                let limit = limit + CONNECT_PER_NODE * (self.nodes * (self.replicas - 1)) as u32;
                 tokio::select! {
                     status = child.wait() => {
                         bail!("the relay process exited during start-up ({status:?}); see {}",
                             dir.path().join("relay.log").display())
                     }
-                    connected = all_greeted(&nodes, limit) => if !connected {
+                    connected = all_greeted(&nodes, limit, self.replicas) => if !connected {
                         child.stop().await;
+                        replica_set.stop_all().await;
                         bail!("the relay did not connect to every storage server in {limit:?}");
                     },
                 }
@@ -208,6 +276,7 @@ impl NetworkBuilder {
             http: reqwest::Client::new(),
             shutdown,
             relay,
+            replicas: replica_set,
             dir,
         })
     }
@@ -219,13 +288,13 @@ fn swarm_ids(count: usize) -> Vec<u64> {
     (1..=count as u64).map(|i| i * step).collect()
 }
 
-/// Whether every node answered a `HI` within `limit`.
-async fn all_greeted(nodes: &[SwarmNode], limit: Duration) -> bool {
+/// Whether every node answered `relays` `HI`s (one per relay) within `limit`.
+async fn all_greeted(nodes: &[SwarmNode], limit: Duration, relays: usize) -> bool {
     let deadline = tokio::time::Instant::now() + limit;
     for node in nodes {
         let storage = &node.storage;
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        if !storage.wait_for(left, |_| storage.hellos() > 0).await {
+        if !storage.wait_for(left, |_| storage.hellos() >= relays).await {
             return false;
         }
     }

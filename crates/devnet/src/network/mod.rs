@@ -38,9 +38,11 @@ use relay::swarm::nodes::Node;
 
 mod builder;
 mod files;
+mod replicas;
 
 pub use builder::NetworkBuilder;
 pub use files::{APNS_KEY_ID, APNS_TEAM_ID, APNS_TOPIC, FCM_PROJECT};
+pub use replicas::node_id as replica_node_id;
 
 /// One fake storage server and its swarm.
 pub struct SwarmNode {
@@ -77,11 +79,22 @@ const CHILD_STOP_WAIT: Duration = Duration::from_secs(15);
 
 impl RelayProcess {
     fn spawn(binary: &Path, config: &Path, dir: &Path) -> anyhow::Result<Self> {
-        let log = std::fs::File::create(dir.join("relay.log"))?;
+        Self::spawn_with(binary, config, &dir.join("relay.log"), &[])
+    }
+
+    /// `spawn` with a log file of its own and `SPR_*` overrides (a cluster replica).
+    fn spawn_with(
+        binary: &Path,
+        config: &Path,
+        log: &Path,
+        env: &[(String, String)],
+    ) -> anyhow::Result<Self> {
+        let log = std::fs::File::create(log)?;
         let child = tokio::process::Command::new(binary)
             .arg("serve")
             .arg("--config")
             .arg(config)
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(std::process::Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
@@ -135,6 +148,8 @@ pub struct Network {
     http: reqwest::Client,
     shutdown: CancellationToken,
     relay: RelayRun,
+    /// `[cluster]` replicas besides the first (the first is `relay`); empty otherwise.
+    replicas: replicas::Replicas,
     // Last: removed once everything that uses its files has stopped.
     dir: tempfile::TempDir,
 }
@@ -315,6 +330,7 @@ impl Network {
     /// Stops the relay (as SIGTERM would) and waits for it, then stops the fakes and mocks.
     pub async fn shutdown(mut self) -> anyhow::Result<()> {
         self.shutdown.cancel();
+        self.replicas.stop_all().await;
         match &mut self.relay {
             RelayRun::Task(task) => match task.await {
                 Ok(result) => result,

@@ -63,6 +63,10 @@ pub struct Options {
     /// With `relay_binary`: seconds of rest, every account monitored, before the message phase,
     /// to measure the relay's idle CPU.
     pub idle: Duration,
+    /// Relay replicas (`[cluster]`, Postgres, `relay_binary`); with more than one, the last is
+    /// killed (SIGKILL) halfway through the message phase and the report counts what was lost
+    /// or pushed twice across the cluster.
+    pub replicas: usize,
 }
 
 impl Options {
@@ -79,6 +83,9 @@ impl Options {
         }
         if self.rate == 0 {
             return Err("--rate: at least 1 message per second".into());
+        }
+        if self.replicas == 0 {
+            return Err("--replicas: at least 1".into());
         }
         Ok(())
     }
@@ -106,6 +113,11 @@ pub async fn run(relay: Option<Config>, options: Options) -> anyhow::Result<bool
         );
     if let Some(binary) = &options.relay_binary {
         builder = builder.relay_binary(binary);
+    }
+    if options.replicas > 1 {
+        builder = builder
+            .replicas(options.replicas)
+            .lease_secs(config.cluster.lease_secs);
     }
     // Without --config, the harness's fresh SQLite file.
     let database = match &relay {
@@ -217,7 +229,7 @@ async fn phases(net: &Network, options: &Options, mut settings: Settings) -> any
     let proc_before = probe.as_ref().map(Probe::cpu).transpose()?;
     let stop = CancellationToken::new();
     let started = Instant::now();
-    let ((), (), (), (offered, complete)) = tokio::join!(
+    let ((), (), (), (offered, complete), ()) = tokio::join!(
         collect::apns(net.apns(), &ledger, &stop),
         collect::fcm(net.fcm(), &ledger, &stop),
         live::run(&metrics, &ledger, started, &stop),
@@ -235,6 +247,7 @@ async fn phases(net: &Network, options: &Options, mut settings: Settings) -> any
             stop.cancel();
             (offered, complete)
         },
+        kill_midway(net, options),
     );
     if !complete {
         println!("stopped waiting for the last pushes after {STRAGGLER_WAIT:?}");
@@ -306,6 +319,23 @@ async fn phases(net: &Network, options: &Options, mut settings: Settings) -> any
     Ok(report.outcome.passed)
 }
 
+/// With several replicas: SIGKILL to the last one halfway through the message phase.
+async fn kill_midway(net: &Network, options: &Options) {
+    if options.replicas < 2 {
+        return;
+    }
+    tokio::time::sleep(options.duration / 2).await;
+    let last = options.replicas - 1;
+    match net.kill_replica(last).await {
+        Ok(()) => println!(
+            "killed replica {} (SIGKILL) {} s into the message phase; its swarms move to the others",
+            crate::network::replica_node_id(last),
+            (options.duration / 2).as_secs_f64()
+        ),
+        Err(e) => println!("cannot kill replica {last}: {e:#}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -320,6 +350,7 @@ mod tests {
             report: None,
             relay_binary: None,
             idle: Duration::from_secs(10),
+            replicas: 1,
         }
     }
 

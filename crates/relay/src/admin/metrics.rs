@@ -121,7 +121,7 @@ metric_table! {
         "Valid notify.message messages received.";
     /// `relay_swarm_notifications_dropped_total{reason}`: notifications dropped on intake.
     SWARM_NOTIFICATIONS_DROPPED = "relay_swarm_notifications_dropped_total", Counter, ["reason"],
-        OnEmit, "Notifications dropped on intake (malformed, queue_full).";
+        OnEmit, "Notifications dropped on intake (malformed, queue_full, not_owner).";
     /// `relay_swarms`: valid swarms in the node list (gauge, set by the admin sampler).
     SWARMS = "relay_swarms", Gauge, [], Zero,
         "Valid swarms in the node list.";
@@ -170,6 +170,21 @@ metric_table! {
     /// token (FCM, HMS; renewed about hourly) expires, Unix seconds.
     OAUTH_TOKEN_EXPIRY = "relay_oauth_token_expiry_timestamp_seconds", Gauge, ["service"],
         WhenKnown, "When the current OAuth access token (renewed automatically) expires, Unix seconds.";
+    /// `relay_cluster_replicas`: live replicas this replica sees in the database (gauge;
+    /// `[cluster] enabled` only).
+    CLUSTER_REPLICAS = "relay_cluster_replicas", Gauge, [], OnEmit,
+        "Live replicas sharing the database, as this replica last saw them ([cluster] only).";
+    /// `relay_cluster_swarms_owned`: swarms whose lease this replica holds (gauge).
+    CLUSTER_SWARMS_OWNED = "relay_cluster_swarms_owned", Gauge, [], OnEmit,
+        "Swarms whose lease this replica holds ([cluster] only).";
+    /// `relay_cluster_handovers_total{reason}`: swarms gained or lost by this replica.
+    CLUSTER_HANDOVERS = "relay_cluster_handovers_total", Counter, ["reason"], OnEmit,
+        "Swarm leases gained (new, expired, handed_over) or given up (released, lost) by this replica.";
+    /// `relay_cluster_overlap_notifications_total`: notification copies this replica forwarded
+    /// for a swarm it was taking over, before the old owner let go (an upper bound of the
+    /// duplicates a graceful handover may cause).
+    CLUSTER_OVERLAP_NOTIFICATIONS = "relay_cluster_overlap_notifications_total", Counter, [],
+        OnEmit, "Notification copies forwarded for a swarm being taken over before the old owner let go (upper bound of handover duplicates).";
     /// `relay_ready`: 1 while `/health/ready` would answer 200 (gauge, for alerts).
     READY = "relay_ready", Gauge, [], Zero,
         "1 while the relay is ready (database, swarm, a push service).";

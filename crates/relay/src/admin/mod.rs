@@ -50,6 +50,8 @@ pub struct AdminState {
     pub started: Instant,
     /// The sampler's recent points, read by `/status.json`.
     pub history: Arc<History>,
+    /// `[cluster]` only: this replica's ownership, for its share in `/stats` and the page.
+    pub cluster: Option<Arc<crate::cluster::Ownership>>,
     /// Configured push services, for the readiness check (0 = not ready); `None` skips the
     /// check (set by `app`, left out by tests of other parts).
     pub push_services: Option<usize>,
@@ -70,6 +72,7 @@ impl AdminState {
             prometheus: metrics::install()?,
             started: Instant::now(),
             history: history::new_history(),
+            cluster: None,
             push_services: None,
         })
     }

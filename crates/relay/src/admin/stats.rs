@@ -33,6 +33,10 @@ pub(super) async fn get(
         .unwrap_or_default();
     let mut stats = counters(&scrape, &swarm);
     stats["uptime"] = json!(state.started.elapsed().as_secs_f64());
+    if let Some(cluster) = &state.cluster {
+        // Ours: this replica's share of the swarms ([cluster] only).
+        stats["cluster"] = json!(cluster.share());
+    }
     match subscriptions(&state).await {
         Ok(subs) => stats["subscriptions"] = subs,
         Err(why) => {

@@ -56,6 +56,8 @@ struct Now {
     notifications_per_sec: f64,
     dedup_dropped_per_sec: f64,
     swarm: Option<SwarmStatus>,
+    /// `[cluster]` only: this replica's share of the swarms.
+    cluster: Option<crate::cluster::ClusterShare>,
 }
 
 #[derive(Debug, Serialize)]
@@ -85,7 +87,9 @@ pub(super) async fn page() -> Html<&'static str> {
 /// `GET /status.json`.
 pub(super) async fn json(State(state): State<AdminState>) -> Json<Status> {
     let now = crate::clock::unix_now() as f64;
-    Json(compute(&state.history.points(), now))
+    let mut status = compute(&state.history.points(), now);
+    status.now.cluster = state.cluster.as_ref().map(|c| c.share());
+    Json(status)
 }
 
 /// Builds the page's data from the history; `now_unix` dates credential expiry.
@@ -190,6 +194,7 @@ fn now(first: &Point, last: &Point, services: &BTreeSet<String>, now_unix: f64) 
         notifications_per_sec: total(names::SWARM_NOTIFICATIONS),
         dedup_dropped_per_sec: total(names::DEDUP_DROPPED),
         swarm: last.swarm.clone(),
+        cluster: None,
     }
 }
 

@@ -41,6 +41,8 @@ pub struct Config {
     pub swarm: SwarmConfig,
     /// Push services clients may name in `service`.
     pub services: Vec<ServiceConfig>,
+    /// Several replicas on one Postgres database.
+    pub cluster: ClusterConfig,
     /// Logging.
     pub log: LogConfig,
     /// `SPR_*` environment variables that are not `SPR_<SECTION>__<KEY>` and were ignored
@@ -197,6 +199,53 @@ impl Default for SwarmConfig {
     }
 }
 
+/// `[cluster]`: several replicas sharing one Postgres database split the swarms between them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// Off: this process is the only relay and owns every swarm (the single-replica relay).
+    pub enabled: bool,
+    /// Unique per replica; empty = the host name (the pod name in Kubernetes), resolved by
+    /// [`ClusterConfig::resolved_node_id`].
+    pub node_id: String,
+    /// A replica that stops renewing its leases loses its swarms after this long.
+    pub lease_secs: u64,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            enabled: false,
+            node_id: String::new(),
+            lease_secs: 15,
+        }
+    }
+}
+
+impl ClusterConfig {
+    /// `lease_secs` as a duration.
+    pub fn lease(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.lease_secs)
+    }
+
+    /// `node_id`, or when empty the host name: `HOSTNAME` from `env`, else
+    /// `/proc/sys/kernel/hostname`. `None` when neither gives a usable name.
+    pub fn resolved_node_id(&self, env: &HashMap<String, String>) -> Option<String> {
+        if !self.node_id.is_empty() {
+            return Some(self.node_id.clone());
+        }
+        let from_env = env.get("HOSTNAME").map(|h| h.trim().to_owned());
+        let name = match from_env.filter(|h| !h.is_empty()) {
+            Some(h) => h,
+            None => std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .ok()?
+                .trim()
+                .to_owned(),
+        };
+        validate::node_id_ok(&name).then_some(name)
+    }
+}
+
 /// `[log]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -237,7 +286,7 @@ impl Config {
             None => None,
         };
         let env: HashMap<String, String> = std::env::vars()
-            .filter(|(k, _)| k.starts_with("SPR_"))
+            .filter(|(k, _)| k.starts_with("SPR_") || k == "HOSTNAME")
             .collect();
         Self::load_from(text.as_deref(), env)
     }
@@ -251,6 +300,11 @@ impl Config {
         if let Some(text) = toml {
             builder = builder.add_source(config::File::from_str(text, config::FileFormat::Toml));
         }
+        let host_env: HashMap<String, String> = env
+            .get("HOSTNAME")
+            .map(|h| ("HOSTNAME".to_owned(), h.clone()))
+            .into_iter()
+            .collect();
         let (env, ignored_env) = sources::split_env(env);
         builder = builder.add_source(
             config::Environment::with_prefix("SPR")
@@ -267,6 +321,18 @@ impl Config {
             .try_deserialize()
             .map_err(ConfigError::from_config)?;
         config.validate()?;
+        if config.cluster.enabled && config.cluster.node_id.is_empty() {
+            config.cluster.node_id =
+                config
+                    .cluster
+                    .resolved_node_id(&host_env)
+                    .ok_or_else(|| {
+                        ConfigError::new(
+                            "cluster.node_id",
+                            "empty and no usable host name (HOSTNAME or /proc/sys/kernel/hostname): set it",
+                        )
+                    })?;
+        }
         config.ignored_env = ignored_env;
         Ok(config)
     }

@@ -17,7 +17,7 @@ pub(super) fn split_env(env: HashMap<String, String>) -> (HashMap<String, String
         .into_iter()
         .filter(|(name, _)| {
             let Some(rest) = name.strip_prefix("SPR_") else {
-                return false; // not ours at all; the caller passes only SPR_* anyway
+                return false; // not configuration (HOSTNAME, the default cluster.node_id)
             };
             let is_config = rest.contains("__");
             if !is_config {

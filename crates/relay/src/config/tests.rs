@@ -324,3 +324,43 @@ too_big_form = "dict"
     );
     assert!(bad.is_err());
 }
+
+#[test]
+fn cluster_defaults_off_and_needs_postgres() {
+    let c = Config::load_from(None, HashMap::new()).unwrap();
+    assert!(!c.cluster.enabled);
+    assert_eq!(c.cluster.node_id, "");
+    assert_eq!(c.cluster.lease_secs, 15);
+    let e = Config::load_from(Some("[cluster]\nenabled = true\n"), HashMap::new()).unwrap_err();
+    assert_eq!(e.key, "cluster.enabled");
+    assert!(!e.to_string().contains('\n'), "one line: {e}");
+}
+
+#[test]
+fn cluster_node_id_defaults_to_the_host_name() {
+    let toml = "[database]\nurl = \"postgres://u@h/db\"\n[cluster]\nenabled = true\n";
+    let c = Config::load_from(Some(toml), env(&[("HOSTNAME", "relay-7f9c-2")])).unwrap();
+    assert_eq!(c.cluster.node_id, "relay-7f9c-2");
+    let c = Config::load_from(
+        Some(toml),
+        env(&[("HOSTNAME", "h"), ("SPR_CLUSTER__NODE_ID", "replica-b")]),
+    )
+    .unwrap();
+    assert_eq!(c.cluster.node_id, "replica-b");
+    // Off: nothing is resolved, the section stays as written.
+    let c = Config::load_from(None, env(&[("HOSTNAME", "h")])).unwrap();
+    assert_eq!(c.cluster.node_id, "");
+}
+
+#[test]
+fn cluster_values_are_checked() {
+    let pg = "[database]\nurl = \"postgres://u@h/db\"\n";
+    for (section, key) in [
+        ("[cluster]\nlease_secs = 1\n", "cluster.lease_secs"),
+        ("[cluster]\nnode_id = \"a b\"\n", "cluster.node_id"),
+        ("[cluster]\nnode_ids = \"a\"\n", "cluster.node_ids"),
+    ] {
+        let e = Config::load_from(Some(&format!("{pg}{section}")), HashMap::new()).unwrap_err();
+        assert_eq!(e.key, key, "{section}");
+    }
+}

@@ -37,6 +37,7 @@ const SECTIONS: &[(&str, &[&str])] = &[
             "dedup_window_secs",
         ],
     ),
+    ("cluster", &["enabled", "node_id", "lease_secs"]),
     ("log", &["level", "format"]),
 ];
 
@@ -256,6 +257,39 @@ fn api(a: &super::ApiConfig) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// A node id: 1–128 characters of `[A-Za-z0-9._-]` (a host or pod name fits), so it can go
+/// into the database, a metric-free log line and the derived storage-server key as it is.
+pub(super) fn node_id_ok(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+fn cluster(c: &Config) -> Result<(), ConfigError> {
+    let k = &c.cluster;
+    if !(2..=3600).contains(&k.lease_secs) {
+        return Err(ConfigError::new(
+            "cluster.lease_secs",
+            "must be between 2 and 3600",
+        ));
+    }
+    if !k.node_id.is_empty() && !node_id_ok(&k.node_id) {
+        return Err(ConfigError::new(
+            "cluster.node_id",
+            "expected 1-128 characters of A-Z a-z 0-9 . _ -",
+        ));
+    }
+    if k.enabled && c.database.url.expose().starts_with("sqlite:") {
+        return Err(ConfigError::new(
+            "cluster.enabled",
+            "needs a postgres:// database.url (replicas share one Postgres database; SQLite is one process's file)",
+        ));
+    }
+    Ok(())
+}
+
 /// Validates the typed configuration.
 pub(super) fn config(c: &Config) -> Result<(), ConfigError> {
     let url = c.database.url.expose();
@@ -316,6 +350,7 @@ pub(super) fn config(c: &Config) -> Result<(), ConfigError> {
             "expected tcp://, ipc://, curve://h:p/PUBKEY or http(s)://…/json_rpc",
         ));
     }
+    cluster(c)?;
     if tracing_subscriber::EnvFilter::try_new(&c.log.level).is_err() {
         return Err(ConfigError::new(
             "log.level",

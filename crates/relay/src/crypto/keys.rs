@@ -8,7 +8,10 @@ use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::{random_array, x25519_base, CryptoError};
+use super::{blake2b_keyed, random_array, x25519_base, CryptoError};
+
+/// Personalises the per-replica key derivation, so the derived secret is used for nothing else.
+const REPLICA_KEY_CONTEXT: &[u8] = b"session-push-relay replica swarm key v1";
 
 /// An X25519 key pair. `Debug` shows only the public key.
 #[derive(Clone)]
@@ -45,6 +48,19 @@ impl KeyPair {
     /// The public key.
     pub fn public(&self) -> &[u8; 32] {
         &self.public
+    }
+
+    /// A key pair of its own for the cluster replica `node_id`: secret = BLAKE2b-256 keyed with
+    /// this secret over a context string and `node_id` (the way upstream derives its notifiers'
+    /// keys from its own). Replicas sharing `swarm.key` thus show storage servers distinct CURVE
+    /// keys and routing ids (PROTOCOL §7.1: overlapping replicas MUST use distinct keys), while
+    /// a restarted replica with the same `node_id` keeps its identity.
+    pub fn derive_replica(&self, node_id: &str) -> KeyPair {
+        let secret = blake2b_keyed::<32>(
+            &self.secret,
+            &[REPLICA_KEY_CONTEXT, &[0], node_id.as_bytes()],
+        );
+        KeyPair::from_secret(secret)
     }
 }
 
@@ -262,5 +278,19 @@ mod tests {
         assert_eq!(from_raw.onion.public(), &x25519_base(&secret));
         // The raw file is left byte for byte as it was.
         assert_eq!(std::fs::read(onion_key_path(raw.path())).unwrap(), secret);
+    }
+
+    #[test]
+    fn replica_keys_are_distinct_stable_and_not_the_shared_key() {
+        let shared = KeyPair::from_secret([9; 32]);
+        let a = shared.derive_replica("relay-0");
+        let b = shared.derive_replica("relay-1");
+        assert_ne!(a.public(), b.public());
+        assert_ne!(a.public(), shared.public());
+        assert_eq!(a.public(), shared.derive_replica("relay-0").public());
+        assert_eq!(a.public(), &x25519_base(a.secret()));
+        // Another shared key gives other replica keys for the same node id.
+        let other = KeyPair::from_secret([8; 32]).derive_replica("relay-0");
+        assert_ne!(a.public(), other.public());
     }
 }

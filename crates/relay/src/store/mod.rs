@@ -3,11 +3,13 @@
 //! **Owns:** SQL (statements in `sql.rs`, run by Postgres in `pg.rs` and SQLite in `sqlite.rs`,
 //! one migration directory each), the row encoding (`row.rs`), sealing of device tokens and
 //! enc_keys and the tokens' keyed lookup hash (`seal.rs`), the expiry task (`expiry.rs`), and
-//! reading the upstream server's database for import-spns (`spns.rs`).
+//! reading the upstream server's database for import-spns (`spns.rs`), and the `[cluster]`
+//! lease tables and announcements (`cluster.rs`, Postgres only).
 //! **Must not:** know about HTTP.
 //!
 //! Callers hold an `Arc<dyn Store>`; `open(url, …)` picks the backend by URL scheme.
 
+pub mod cluster;
 mod error;
 mod expiry;
 mod pg;

@@ -1,13 +1,19 @@
 //! `notify.message` intake (PROTOCOL §8.4): strict parse, then a bounded hand-off to delivery.
 //! Runs on the OxenMQ proxy thread, so it never blocks: a full queue drops and counts.
 
-use tokio::sync::mpsc;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
+use super::mapping::swarm_of;
 use super::message::parse_notify;
 use super::oxenmq::{Commands, ConnId};
-use super::Notification;
+use super::{Notification, SwarmGate};
 use crate::admin::metrics as names;
+
+/// The current swarm ids (sorted), published by the monitor.
+type SwarmIds = watch::Receiver<Arc<Vec<u64>>>;
 
 /// Notifications held for one hand-off at most; a longer round hands off early.
 const BATCH: usize = 1024;
@@ -18,6 +24,10 @@ pub(crate) struct Intake {
     delivery: mpsc::Sender<Notification>,
     batch: Vec<Notification>,
     malformed: u64,
+    not_owner: u64,
+    /// A `[cluster]` replica pushes only for the swarms its gate allows (by the account's
+    /// swarm among the current ids); `None` pushes everything.
+    gate: Option<(Arc<dyn SwarmGate>, SwarmIds)>,
 }
 
 impl Intake {
@@ -26,7 +36,27 @@ impl Intake {
             delivery,
             batch: Vec::with_capacity(BATCH),
             malformed: 0,
+            not_owner: 0,
+            gate: None,
         }
+    }
+
+    /// Hands on only notifications for swarms `gate` pushes for.
+    pub fn gated(
+        mut self,
+        gate: Arc<dyn SwarmGate>,
+        swarm_ids: watch::Receiver<Arc<Vec<u64>>>,
+    ) -> Self {
+        self.gate = Some((gate, swarm_ids));
+        self
+    }
+
+    fn allowed(&self, n: &Notification) -> bool {
+        let Some((gate, ids)) = &self.gate else {
+            return true;
+        };
+        let ids = ids.borrow();
+        swarm_of(&n.account, &ids).is_some_and(|swarm| gate.pushes(swarm))
     }
 }
 
@@ -38,7 +68,8 @@ impl Commands for Intake {
             return;
         }
         match parse_notify(parts, Instant::now()) {
-            Ok(n) => self.batch.push(n),
+            Ok(n) if self.allowed(&n) => self.batch.push(n),
+            Ok(_) => self.not_owner += 1,
             Err(e) => {
                 self.malformed += 1;
                 tracing::debug!(error = %e, "notify.message dropped");
@@ -53,6 +84,10 @@ impl Commands for Intake {
         if self.malformed > 0 {
             metrics::counter!(names::SWARM_NOTIFICATIONS_DROPPED, "reason" => "malformed")
                 .increment(std::mem::take(&mut self.malformed));
+        }
+        if self.not_owner > 0 {
+            metrics::counter!(names::SWARM_NOTIFICATIONS_DROPPED, "reason" => "not_owner")
+                .increment(std::mem::take(&mut self.not_owner));
         }
         if self.batch.is_empty() {
             return;

@@ -28,6 +28,23 @@ pub use task::{Swarm, SwarmHandle};
 
 use crate::subscription::{AccountId, Subscription};
 
+/// Which swarms this relay serves. A single relay has none and serves every swarm; a
+/// `[cluster]` replica serves only the swarms it holds a lease for (`cluster::Ownership`).
+pub trait SwarmGate: Send + Sync + 'static {
+    /// Whether `monitor.messages` go to this swarm's members: owned, or being taken over.
+    fn monitors(&self, swarm: u64) -> bool;
+    /// Whether a `notify.message` for an account of this swarm is pushed now (the lease is
+    /// proven, or a ready takeover is in its overlap).
+    fn pushes(&self, swarm: u64) -> bool;
+    /// Swarms being taken over whose accounts are not yet known to be submitted.
+    fn pending(&self) -> Vec<u64>;
+    /// Reports swarms of [`SwarmGate::pending`] whose accounts every connected member has
+    /// accepted: the takeover may complete.
+    fn warm(&self, swarms: Vec<u64>);
+    /// Changes whenever [`SwarmGate::monitors`] may answer differently.
+    fn changes(&self) -> tokio::sync::watch::Receiver<u64>;
+}
+
 /// Where the swarm monitor reads what to submit; `delivery`'s subscriber index implements it,
 /// so subscriptions are held in memory once.
 pub trait MonitorSource: Send + Sync + 'static {

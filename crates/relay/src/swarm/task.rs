@@ -9,7 +9,7 @@ use super::intake::Intake;
 use super::monitor::{Dirty, Monitor, Renewal};
 use super::oxend::{self, OxendSource};
 use super::oxenmq::{Options, OxenMq};
-use super::{MonitorSource, Notification, SwarmError, SwarmStatus};
+use super::{MonitorSource, Notification, SwarmError, SwarmGate, SwarmStatus};
 use crate::config::SwarmConfig;
 use crate::crypto::KeyPair;
 use crate::store::{Changes, Upsert};
@@ -25,6 +25,10 @@ pub struct Swarm {
     notifications: mpsc::Sender<Notification>,
     dirty: Arc<Dirty>,
     status: watch::Sender<SwarmStatus>,
+    /// `None`: every swarm is served (the single relay).
+    gate: Option<Arc<dyn SwarmGate>>,
+    /// The current swarm ids (sorted), published by the monitor on each node list.
+    swarm_ids: watch::Sender<Arc<Vec<u64>>>,
 }
 
 impl Swarm {
@@ -48,7 +52,20 @@ impl Swarm {
             notifications,
             dirty: Arc::new(Dirty::default()),
             status: watch::channel(SwarmStatus::default()).0,
+            gate: None,
+            swarm_ids: watch::channel(Arc::new(Vec::new())).0,
         })
+    }
+
+    /// Serves only the swarms `gate` allows (a `[cluster]` replica).
+    pub fn with_gate(mut self, gate: Arc<dyn SwarmGate>) -> Self {
+        self.gate = Some(gate);
+        self
+    }
+
+    /// The swarm ids of the latest node list (sorted; empty before the first).
+    pub fn swarm_ids(&self) -> watch::Receiver<Arc<Vec<u64>>> {
+        self.swarm_ids.subscribe()
     }
 
     /// The handle the API/delivery side uses (`Changes`) and admin reads (`status`).
@@ -66,7 +83,10 @@ impl Swarm {
             shutdown.cancelled().await;
             return Ok(());
         };
-        let intake = Intake::new(self.notifications.clone());
+        let mut intake = Intake::new(self.notifications.clone());
+        if let Some(gate) = &self.gate {
+            intake = intake.gated(gate.clone(), self.swarm_ids.subscribe());
+        }
         let mq = OxenMq::start_with(
             &self.keys,
             Options {
@@ -90,7 +110,8 @@ impl Swarm {
                 }
             })
         };
-        let monitor = Monitor::new(mq, self.source, self.dirty, self.status, self.renewal);
+        let monitor = Monitor::new(mq, self.source, self.dirty, self.status, self.renewal)
+            .gated(self.gate, self.swarm_ids);
         monitor.run(lists_rx, child.clone()).await;
         child.cancel();
         let _ = oxend_task.await;

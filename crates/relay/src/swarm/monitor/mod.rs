@@ -28,7 +28,7 @@ use self::entries::Entry;
 use self::queue::DueQueue;
 use super::nodes::{Node, NodeList};
 use super::oxenmq::{ConnId, LinkEvent, OxenMq};
-use super::{MonitorSource, SwarmStatus};
+use super::{MonitorSource, SwarmGate, SwarmStatus};
 use crate::clock::unix_now;
 use crate::subscription::AccountId;
 
@@ -97,6 +97,11 @@ pub(crate) struct Monitor {
     next_conn: u64,
     accounts: HashMap<AccountId, AccountState>,
     by_swarm: HashMap<u64, HashSet<AccountId>>,
+    /// `None`: every swarm is monitored (the single relay).
+    gate: Option<Arc<dyn SwarmGate>>,
+    /// Where the swarm ids of each applied node list are published (the gate's owner and the
+    /// notify intake read them).
+    ids_out: Option<watch::Sender<Arc<Vec<u64>>>>,
 }
 
 impl Monitor {
@@ -121,7 +126,25 @@ impl Monitor {
             next_conn: 0,
             accounts: HashMap::new(),
             by_swarm: HashMap::new(),
+            gate: None,
+            ids_out: None,
         }
+    }
+
+    /// Monitors only the swarms `gate` allows (when given), and publishes swarm ids on `ids`.
+    pub fn gated(
+        mut self,
+        gate: Option<Arc<dyn SwarmGate>>,
+        ids: watch::Sender<Arc<Vec<u64>>>,
+    ) -> Self {
+        self.gate = gate;
+        self.ids_out = Some(ids);
+        self
+    }
+
+    /// Whether this relay submits the accounts of `swarm`.
+    fn monitors(&self, swarm: u64) -> bool {
+        self.gate.as_ref().is_none_or(|g| g.monitors(swarm))
     }
 
     /// Runs until `shutdown`; node lists arrive on `lists`.
@@ -139,10 +162,17 @@ impl Monitor {
             FuturesUnordered::new();
         let mut tick = tokio::time::interval(TICK);
         let mut lists_open = true;
+        let mut gate_changes = self.gate.as_ref().map(|g| g.changes());
         loop {
             tokio::select! {
                 biased;
                 () = shutdown.cancelled() => break,
+                Some(Ok(())) = async {
+                    match gate_changes.as_mut() {
+                        Some(rx) => Some(rx.changed().await),
+                        None => None,
+                    }
+                } => self.sync_node_accounts(Instant::now()),
                 changed = lists.changed(), if lists_open => match changed {
                     Ok(()) => {
                         let list = lists.borrow_and_update().clone();
@@ -158,7 +188,37 @@ impl Monitor {
                 _ = tick.tick() => {}
             }
             self.dispatch(Instant::now(), &mut in_flight);
+            self.report_warm(Instant::now());
             self.publish_status();
+        }
+    }
+
+    /// Tells the gate which swarms being taken over are fully submitted: every connected
+    /// member has no account of the swarm due and no request in flight, and at least one
+    /// member is connected (unless the swarm has no members at all).
+    fn report_warm(&self, now: Instant) {
+        let Some(gate) = &self.gate else { return };
+        let pending = gate.pending();
+        if pending.is_empty() {
+            return;
+        }
+        let warm: Vec<u64> = pending
+            .into_iter()
+            .filter(|swarm| {
+                let members: Vec<&NodeState> = self
+                    .nodes
+                    .values()
+                    .filter(|n| n.node.swarm_id == *swarm)
+                    .collect();
+                let up: Vec<&&NodeState> = members.iter().filter(|n| n.up).collect();
+                (members.is_empty() || !up.is_empty())
+                    && up
+                        .iter()
+                        .all(|n| n.outstanding == 0 && !n.queue.has_due(now))
+            })
+            .collect();
+        if !warm.is_empty() {
+            gate.warm(warm);
         }
     }
 

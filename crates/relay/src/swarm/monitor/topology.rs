@@ -30,6 +30,9 @@ impl Monitor {
         }
         if self.swarm_ids != list.swarm_ids {
             self.swarm_ids = list.swarm_ids.clone();
+            if let Some(out) = &self.ids_out {
+                out.send_replace(Arc::new(self.swarm_ids.clone()));
+            }
             self.by_swarm.clear();
             for (account, state) in self.accounts.iter_mut() {
                 state.swarm = swarm_of(account, &self.swarm_ids);
@@ -84,12 +87,19 @@ impl Monitor {
         }
     }
 
-    /// Makes every node's `known` set equal its swarm's accounts: newcomers are due now
-    /// (§5.3), leavers are no longer renewed there.
-    fn sync_node_accounts(&mut self, now: Instant) {
+    /// Makes every node's `known` set equal its swarm's accounts (none for a swarm the gate
+    /// does not let this replica monitor): newcomers are due now (§5.3), leavers are no longer
+    /// renewed there.
+    pub(super) fn sync_node_accounts(&mut self, now: Instant) {
+        let gate = self.gate.clone();
+        let empty = HashSet::new();
         for state in self.nodes.values_mut() {
-            let empty = HashSet::new();
-            let wanted = self.by_swarm.get(&state.node.swarm_id).unwrap_or(&empty);
+            let swarm = state.node.swarm_id;
+            let monitored = gate.as_ref().is_none_or(|g| g.monitors(swarm));
+            let wanted = match self.by_swarm.get(&swarm) {
+                Some(accounts) if monitored => accounts,
+                _ => &empty,
+            };
             let gone: Vec<AccountId> = state.known.difference(wanted).copied().collect();
             for account in gone {
                 state.known.remove(&account);
@@ -107,6 +117,9 @@ impl Monitor {
     pub(super) fn place_account(&mut self, account: AccountId, swarm: Option<u64>, now: Instant) {
         let Some(swarm) = swarm else { return };
         self.by_swarm.entry(swarm).or_default().insert(account);
+        if !self.monitors(swarm) {
+            return; // submitted if this replica gains the swarm (`sync_node_accounts`)
+        }
         for state in self.nodes.values_mut() {
             if state.node.swarm_id == swarm {
                 state.known.insert(account);

@@ -1,0 +1,5 @@
+//! Several replicas (issue 14): per-replica identity towards storage servers, leases in
+//! Postgres, handover on kill and graceful stop.
+
+mod identity;
+mod replicas;
