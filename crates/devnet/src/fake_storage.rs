@@ -18,6 +18,8 @@ use relay::subscription::AccountId;
 
 /// Monitor entries live this long after their last successful submission (SS).
 const ENTRY_LIFETIME: Duration = Duration::from_secs(65 * 60);
+/// How long a restarted fake server waits for its old port to be released.
+const REBIND_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// One `monitor.messages` request as received.
 #[derive(Clone, Debug)]
@@ -316,15 +318,25 @@ impl FakeStorage {
     /// Stops, then starts again on the same endpoint with empty state (a restart).
     pub fn restart(&mut self) -> anyhow::Result<()> {
         self.stop();
-        let server = RouterServer::start(
-            &self.endpoint,
-            Some(*self.keys.secret()),
-            StorageService {
+        // The fake servers share one libzmq context, whose I/O thread closes the old listener
+        // a moment after the socket is dropped: until then the port is still in use.
+        let deadline = Instant::now() + REBIND_TIMEOUT;
+        loop {
+            let service = StorageService {
                 entries: HashMap::new(),
                 recorder: self.recorder.clone(),
-            },
-        )?;
-        self.server = Some(server);
-        Ok(())
+            };
+            match RouterServer::start(&self.endpoint, Some(*self.keys.secret()), service) {
+                Ok(server) => {
+                    self.server = Some(server);
+                    return Ok(());
+                }
+                Err(e) if Instant::now() < deadline => {
+                    tracing::debug!(error = %e, "fake storage server: port not free yet");
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 }

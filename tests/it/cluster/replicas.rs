@@ -237,8 +237,10 @@ async fn totals(net: &Network, alive: &[usize]) -> (u64, u64) {
     let mut out = (0, 0);
     for &i in alive {
         if let Some(s) = stats(net, i).await {
-            out.0 += counter(&s, "notifications");
-            out.1 += counter(&s, "pushes");
+            // Upstream's names: `pushes` are the copies in from the swarms, `notifications`
+            // the pushes sent to the providers.
+            out.0 += counter(&s, "pushes");
+            out.1 += counter(&s, "notifications");
         }
     }
     out
