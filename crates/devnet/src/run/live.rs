@@ -33,18 +33,26 @@ impl MetricsReader {
         Ok(response.error_for_status()?.text().await?)
     }
 
-    /// The Prometheus text once the relay counts at least `pushes` delivered pushes, or the
+    /// The Prometheus text once the relay counts at least `pushes` delivered pushes and
+    /// `copies` notifications taken in (the last copy of a message can trail its push), or the
     /// last reading after `limit`. A mock records a push before the relay reads its answer,
     /// so the relay's counter trails the ledger by the pushes in flight; no signal crosses the
     /// HTTP boundary, hence the short polling.
-    pub async fn settled(&self, pushes: u64, limit: Duration) -> anyhow::Result<String> {
+    pub async fn settled(
+        &self,
+        pushes: u64,
+        copies: u64,
+        limit: Duration,
+    ) -> anyhow::Result<String> {
         let deadline = Instant::now() + limit;
         let mut tick = tokio::time::interval(Duration::from_millis(10));
         loop {
             tick.tick().await;
             let text = self.fetch().await?;
-            let counted: f64 = Counters::from_metrics(&text).delivered().values().sum();
-            if counted >= pushes as f64 || Instant::now() >= deadline {
+            let counters = Counters::from_metrics(&text);
+            let counted: f64 = counters.delivered().values().sum();
+            let settled = counted >= pushes as f64 && counters.notifications >= copies as f64;
+            if settled || Instant::now() >= deadline {
                 return Ok(text);
             }
         }

@@ -56,6 +56,8 @@ fn due(elapsed: Duration, rate: u32) -> u64 {
 pub struct Offered {
     /// Messages offered.
     pub messages: u64,
+    /// `notify.message` copies the fake storage servers sent for them.
+    pub copies: u64,
     /// How long offering took.
     pub elapsed: Duration,
 }
@@ -76,6 +78,7 @@ pub async fn offer(
     let mut storing = FuturesUnordered::new();
     let started = Instant::now();
     let mut offered = 0u64;
+    let mut copies = 0u64;
     while offered < total || !storing.is_empty() {
         tokio::select! {
             _ = tick.tick(), if offered < total => {
@@ -90,14 +93,16 @@ pub async fn offer(
                 }
             }
             Some((seq, stored)) = storing.next(), if !storing.is_empty() => {
-                if let Err(e) = stored {
-                    ledger.store_failed(seq, &e.to_string());
+                match stored {
+                    Ok(sent) => copies += sent as u64,
+                    Err(e) => ledger.store_failed(seq, &e.to_string()),
                 }
             }
         }
     }
     Offered {
         messages: offered,
+        copies,
         elapsed: started.elapsed(),
     }
 }

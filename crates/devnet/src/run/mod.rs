@@ -255,7 +255,13 @@ async fn phases(net: &Network, options: &Options, mut settings: Settings) -> any
     let proc_after = probe.as_ref().map(Probe::cpu).transpose()?;
     let mut verdict = ledger.verdict();
     let received = verdict.delivered + verdict.duplicated;
-    let text = metrics.settled(received, SETTLE_WAIT).await?;
+    // With several replicas the metrics are replica 0's alone: it takes only its swarms' copies.
+    let copies = if options.replicas > 1 {
+        0
+    } else {
+        offered.copies
+    };
+    let text = metrics.settled(received, copies, SETTLE_WAIT).await?;
     let counters = Counters::from_metrics(&text);
     let cpu_seconds = report::cpu_seconds(&text) - cpu_before;
     let relay_delivered: f64 = counters.delivered().values().sum();
