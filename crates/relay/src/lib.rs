@@ -16,6 +16,8 @@
 //! - [`systemd`]: `Type=notify` readiness, watchdog and stopping notifications.
 //! - [`admin`]: the private listener: metrics, health, stats, status page.
 //! - [`logging`]: the tracing subscriber and the request span of both listeners.
+//! - [`fuzzing`]: thin byte-slice entry points for the fuzz targets (`fuzz/`) and their corpus
+//!   replay test; nothing else calls them.
 //! - [`app`]: wires the modules together; `main` and the tests both call [`app::serve`].
 //!
 //! # Error policy
@@ -33,6 +35,7 @@ pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod delivery;
+pub mod fuzzing;
 pub mod logging;
 pub mod notifier;
 pub mod store;

@@ -120,6 +120,22 @@ impl TestDb {
         Ok(())
     }
 
+    /// Which backend this database is on.
+    pub fn backend(&self) -> Backend {
+        match self.0.place {
+            Place::Sqlite { .. } => Backend::Sqlite,
+            Place::Postgres { .. } => Backend::Postgres,
+        }
+    }
+
+    /// The directory holding the SQLite files (`None` for Postgres).
+    pub fn sqlite_dir(&self) -> Option<&std::path::Path> {
+        match &self.0.place {
+            Place::Sqlite { dir } => Some(dir.path()),
+            Place::Postgres { .. } => None,
+        }
+    }
+
     /// The database URL, as `[database] url` would hold it.
     pub fn url(&self) -> &str {
         &self.0.url
