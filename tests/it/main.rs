@@ -5,9 +5,11 @@
 
 mod admin;
 mod api;
+mod cli;
 mod dashboards;
 mod delivery;
 mod devnet;
+mod fuzz_corpus;
 mod onion;
 mod providers;
 mod relay;

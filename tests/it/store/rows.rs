@@ -133,7 +133,7 @@ pub(super) async fn old_rows_are_rekeyed_once(db: TestDb) -> anyhow::Result<()> 
             .bind(old.as_slice())
             .bind(second.as_bytes().as_slice())
             .execute(&pool)
-            .await?
+            .await?;
     });
     let store = db.open(&KEY).await?;
     let keys: Vec<(Vec<u8>, Vec<u8>)> =
