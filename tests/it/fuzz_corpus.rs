@@ -8,8 +8,11 @@ use std::path::{Path, PathBuf};
 use relay::api::JsonEndpoint;
 use relay::fuzzing;
 
+/// A fuzz target's name and the entry point it calls.
+type Target = (&'static str, fn(&[u8]));
+
 /// Each fuzz target and what it calls; a corpus directory without an entry here fails.
-const TARGETS: &[(&str, fn(&[u8]))] = &[
+const TARGETS: &[Target] = &[
     ("onion_request", fuzzing::onion_request),
     ("onion_inner", fuzzing::onion_inner),
     ("subscribe_json", subscribe_json),

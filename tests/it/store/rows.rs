@@ -64,6 +64,9 @@ const INSERT_OLD_ROW: &str = "INSERT INTO subscriptions (account, service, token
      token_sealed, enc_key_sealed, signature, sig_ts, want_data, namespaces) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
 
+/// Every row's (account, token_hash), as [`ROW_KEYS`] returns them.
+type RowKeys = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// Every row's (account, token_hash).
 const ROW_KEYS: &str = "SELECT account, token_hash FROM subscriptions ORDER BY account";
 
@@ -99,7 +102,7 @@ pub(super) async fn old_rows_are_rekeyed_once(db: TestDb) -> anyhow::Result<()> 
 
     // First start: migration 0002 and the re-keying.
     let store = db.open(&KEY).await?;
-    let (keys, version): (Vec<(Vec<u8>, Vec<u8>)>, i64) = with_pool!(db, |pool| {
+    let (keys, version): (RowKeys, i64) = with_pool!(db, |pool| {
         let keys = sqlx::query_as(ROW_KEYS).fetch_all(&pool).await?;
         let version =
             sqlx::query_scalar("SELECT value FROM store_meta WHERE name = 'row_key_version'")
@@ -136,8 +139,7 @@ pub(super) async fn old_rows_are_rekeyed_once(db: TestDb) -> anyhow::Result<()> 
             .await?;
     });
     let store = db.open(&KEY).await?;
-    let keys: Vec<(Vec<u8>, Vec<u8>)> =
-        with_pool!(db, |pool| sqlx::query_as(ROW_KEYS).fetch_all(&pool).await?);
+    let keys: RowKeys = with_pool!(db, |pool| sqlx::query_as(ROW_KEYS).fetch_all(&pool).await?);
     let stored = keys
         .iter()
         .find(|(a, _)| a.as_slice() == second.as_bytes())

@@ -128,14 +128,6 @@ impl TestDb {
         }
     }
 
-    /// The directory holding the SQLite files (`None` for Postgres).
-    pub fn sqlite_dir(&self) -> Option<&std::path::Path> {
-        match &self.0.place {
-            Place::Sqlite { dir } => Some(dir.path()),
-            Place::Postgres { .. } => None,
-        }
-    }
-
     /// The database URL, as `[database] url` would hold it.
     pub fn url(&self) -> &str {
         &self.0.url
