@@ -5,10 +5,12 @@
 
 mod admin;
 mod api;
+mod cli;
 mod cluster;
 mod dashboards;
 mod delivery;
 mod devnet;
+mod fuzz_corpus;
 mod import;
 mod onion;
 mod providers;

@@ -9,7 +9,11 @@ use relay::store::{self, StoreError, Upsert};
 use relay::subscription::Subscription;
 
 use crate::support::db::{Backend, TestDb};
+
+mod files;
+mod rows;
 use crate::support::fixtures::{account, apns_token, expired, signed_ago, subscription, NOW};
+use rows::{old_rows_are_rekeyed_once, one_device_on_two_accounts_is_unlinkable};
 
 const KEY: StorageKey = StorageKey([7; 32]);
 const RENEWED: Upsert = Upsert::Updated {
@@ -58,6 +62,8 @@ conformance!(
     wrong_storage_key_is_corrupt,
     raw_database_holds_no_token_or_enc_key,
     changed_since_returns_rows_written_from_the_watermark,
+    old_rows_are_rekeyed_once,
+    one_device_on_two_accounts_is_unlinkable,
 );
 
 /// The catch-up poll's queries: `last_change` is the newest write's stamp (the writer's `now`
@@ -188,10 +194,12 @@ async fn remove_token_spans_accounts_not_services(db: TestDb) -> anyhow::Result<
         store.upsert(&sub, NOW).await?;
     }
 
-    let mut lost = store.remove_token("apns", &token).await?;
+    // Account 3 holds another token: named, it loses nothing.
+    let named = [account(1), account(2), account(3)];
+    let mut lost = store.remove_token("apns", &token, &named).await?;
     lost.sort();
     assert_eq!(lost, vec![account(1), account(2)]);
-    assert!(store.remove_token("apns", &token).await?.is_empty());
+    assert!(store.remove_token("apns", &token, &named).await?.is_empty());
     assert_eq!(
         store.for_account(&account(1), NOW).await?,
         vec![other_service]

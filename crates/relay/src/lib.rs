@@ -20,6 +20,8 @@
 //!   cross-replica subscription announcements (`[cluster]`).
 //! - [`admin`]: the private listener: metrics, health, stats, status page.
 //! - [`logging`]: the tracing subscriber and the request span of both listeners.
+//! - [`fuzzing`]: thin byte-slice entry points for the fuzz targets (`fuzz/`) and their corpus
+//!   replay test; nothing else calls them.
 //! - [`app`]: wires the modules together; `main` and the tests both call [`app::serve`].
 //!
 //! # Error policy
@@ -38,6 +40,7 @@ pub mod cluster;
 pub mod config;
 pub mod crypto;
 pub mod delivery;
+pub mod fuzzing;
 pub mod import;
 pub mod logging;
 pub mod notifier;

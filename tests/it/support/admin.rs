@@ -56,6 +56,7 @@ impl Store for FakeStore {
         &self,
         _service: &str,
         _token: &DeviceToken,
+        _accounts: &[AccountId],
     ) -> Result<Vec<AccountId>, StoreError> {
         self.check().map(|()| Vec::new())
     }

@@ -120,6 +120,14 @@ impl TestDb {
         Ok(())
     }
 
+    /// Which backend this database is on.
+    pub fn backend(&self) -> Backend {
+        match self.0.place {
+            Place::Sqlite { .. } => Backend::Sqlite,
+            Place::Postgres { .. } => Backend::Postgres,
+        }
+    }
+
     /// The database URL, as `[database] url` would hold it.
     pub fn url(&self) -> &str {
         &self.0.url

@@ -102,12 +102,16 @@ impl Store for MemoryStore {
         &self,
         service: &str,
         token: &DeviceToken,
+        accounts: &[AccountId],
     ) -> Result<Vec<AccountId>, StoreError> {
         self.check().await?;
         let mut rows = self.rows.lock().unwrap();
+        // Like the SQL stores: only the rows of the accounts named.
         let gone: Vec<_> = rows
             .keys()
-            .filter(|k| &*k.service == service && &k.token == token)
+            .filter(|k| {
+                &*k.service == service && &k.token == token && accounts.contains(&k.account)
+            })
             .cloned()
             .collect();
         Ok(gone

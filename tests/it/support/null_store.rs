@@ -40,6 +40,7 @@ impl Store for NullStore {
         &self,
         _service: &str,
         _token: &DeviceToken,
+        _accounts: &[AccountId],
     ) -> Result<Vec<AccountId>, StoreError> {
         self.write();
         Ok(Vec::new())

@@ -12,7 +12,7 @@ mod error;
 mod layers;
 mod limits;
 mod rate;
-mod subscribe;
+pub(crate) mod subscribe;
 
 pub mod onion;
 pub mod server;

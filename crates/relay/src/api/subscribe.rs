@@ -87,7 +87,11 @@ pub async fn handle_json(state: &ApiState, endpoint: JsonEndpoint, body: &[u8]) 
 pub const MAX_ELEMENTS: usize = 100;
 
 /// §2.2 body checks, in the table's order; `[]` and arrays over [`MAX_ELEMENTS`] are refused.
-fn parse_body(endpoint: JsonEndpoint, body: &[u8], max: usize) -> Result<Value, ApiError> {
+pub(crate) fn parse_body(
+    endpoint: JsonEndpoint,
+    body: &[u8],
+    max: usize,
+) -> Result<Value, ApiError> {
     if body.is_empty() {
         return Err(ApiError::body_missing());
     }

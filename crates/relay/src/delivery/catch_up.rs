@@ -145,6 +145,7 @@ mod tests {
             &self,
             _: &str,
             _: &DeviceToken,
+            _: &[AccountId],
         ) -> Result<Vec<AccountId>, StoreError> {
             unreachable!()
         }

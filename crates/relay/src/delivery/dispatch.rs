@@ -76,6 +76,7 @@ impl Delivery {
     ) {
         let deps = Deps {
             store: self.store.clone(),
+            index: self.index.clone(),
             changes: self.changes.clone(),
             stats: self.stats.clone(),
             retry_stop: CancellationToken::new(),

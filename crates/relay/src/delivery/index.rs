@@ -208,6 +208,23 @@ impl Index {
         (!same).then_some(Upsert::Updated { monitor_changed })
     }
 
+    /// The accounts holding `token` for `service` (a dead token's rows to delete). A scan of
+    /// every entry under the read lock, about a millisecond per 10^5–10^6 subscriptions, run
+    /// once per invalid token; a token → accounts map would cost memory on every entry instead.
+    pub fn accounts_with(&self, service: &str, token: &DeviceToken) -> Vec<AccountId> {
+        let inner = self.read();
+        inner
+            .accounts
+            .iter()
+            .filter(|(_, entries)| {
+                entries
+                    .iter()
+                    .any(|e| &*e.service == service && e.token == *token)
+            })
+            .map(|(account, _)| *account)
+            .collect()
+    }
+
     /// Subscriptions held, per interned service name.
     pub fn counts(&self) -> Vec<(Arc<str>, usize)> {
         let inner = self.read();

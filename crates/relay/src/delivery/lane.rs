@@ -14,6 +14,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::breaker::{Breaker, Sample};
+use super::index::Index;
 use super::payload::NoDataForm;
 use super::policy::ServicePolicy;
 use super::retry;
@@ -27,6 +28,8 @@ use crate::subscription::{DeviceToken, SubscriptionKey};
 #[derive(Clone)]
 pub(super) struct Deps {
     pub store: Arc<dyn Store>,
+    /// Names the accounts holding a dead token (rows are keyed per account).
+    pub index: Arc<Index>,
     pub changes: Arc<dyn Changes>,
     pub stats: Arc<DeliveryStats>,
     /// Cancelled at shutdown: waiting retries give up instead of holding the drain open.
@@ -238,9 +241,16 @@ impl Shared {
         });
     }
 
-    /// Deletes every subscription with this token and tells the index and the swarm monitor.
+    /// Deletes every subscription with this token (of every account the index holds it for)
+    /// and tells the index and the swarm monitor.
     async fn remove_token(&self, token: &DeviceToken, reason: &'static str) {
-        match self.deps.store.remove_token(&self.service, token).await {
+        let accounts = self.deps.index.accounts_with(&self.service, token);
+        match self
+            .deps
+            .store
+            .remove_token(&self.service, token, &accounts)
+            .await
+        {
             Ok(accounts) if accounts.is_empty() => {}
             Ok(accounts) => {
                 for account in accounts {

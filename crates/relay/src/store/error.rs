@@ -46,3 +46,85 @@ impl StoreError {
         matches!(self, StoreError::Unavailable(_))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    use super::*;
+
+    /// A database error carrying only a SQLSTATE, as Postgres reports one.
+    #[derive(Debug)]
+    struct Sqlstate(&'static str);
+
+    impl std::fmt::Display for Sqlstate {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "SQLSTATE {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Sqlstate {}
+
+    impl sqlx::error::DatabaseError for Sqlstate {
+        fn message(&self) -> &str {
+            "test"
+        }
+        fn code(&self) -> Option<Cow<'_, str>> {
+            Some(Cow::Borrowed(self.0))
+        }
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            self
+        }
+        fn kind(&self) -> sqlx::error::ErrorKind {
+            sqlx::error::ErrorKind::Other
+        }
+    }
+
+    fn from_sqlstate(code: &'static str) -> StoreError {
+        StoreError::from(sqlx::Error::Database(Box::new(Sqlstate(code))))
+    }
+
+    #[test]
+    fn unavailable_sqlstates_are_timeouts_and_the_rest_internal() {
+        for code in [
+            "08000", // connection_exception
+            "08006", // connection_failure
+            "08001", // sqlclient_unable_to_establish_sqlconnection
+            "53300", // too_many_connections
+            "53100", // disk_full
+            "57P01", // admin_shutdown (the server is stopping, or the backend was terminated)
+            "57P03", // cannot_connect_now (starting up, or in recovery)
+        ] {
+            assert!(from_sqlstate(code).is_timeout(), "{code} is unavailable");
+        }
+        for code in [
+            "23505", // unique_violation
+            "42P01", // undefined_table
+            "22001", // string_data_right_truncation
+            "57014", // query_canceled: a statement timeout, not an outage
+        ] {
+            let err = from_sqlstate(code);
+            assert!(matches!(err, StoreError::Db(_)), "{code}: {err:?}");
+        }
+    }
+
+    #[test]
+    fn transport_failures_are_timeouts() {
+        let reset = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        for err in [
+            sqlx::Error::PoolTimedOut,
+            sqlx::Error::PoolClosed,
+            sqlx::Error::WorkerCrashed,
+            sqlx::Error::Io(reset),
+        ] {
+            assert!(StoreError::from(err).is_timeout());
+        }
+        assert!(!StoreError::from(sqlx::Error::RowNotFound).is_timeout());
+    }
+}

@@ -83,6 +83,7 @@ mod tests {
             &self,
             _: &str,
             _: &DeviceToken,
+            _: &[AccountId],
         ) -> Result<Vec<AccountId>, StoreError> {
             unreachable!()
         }

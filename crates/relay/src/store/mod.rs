@@ -2,9 +2,10 @@
 //!
 //! **Owns:** SQL (statements in `sql.rs`, run by Postgres in `pg.rs` and SQLite in `sqlite.rs`,
 //! one migration directory each), the row encoding (`row.rs`), sealing of device tokens and
-//! enc_keys and the tokens' keyed lookup hash (`seal.rs`), the expiry task (`expiry.rs`), and
-//! reading the upstream server's database for import-spns (`spns.rs`), and the `[cluster]`
-//! lease tables and announcements (`cluster.rs`, Postgres only).
+//! enc_keys and the rows' keyed lookup hash of (account, service, token) (`seal.rs`), the
+//! one-time re-keying of rows written before migration 0002 (`rekey.rs`), the expiry task
+//! (`expiry.rs`), reading the upstream server's database for import-spns (`spns.rs`), and the
+//! `[cluster]` lease tables and announcements (`cluster.rs`, Postgres only).
 //! **Must not:** know about HTTP.
 //!
 //! Callers hold an `Arc<dyn Store>`; `open(url, …)` picks the backend by URL scheme.
@@ -14,6 +15,7 @@ mod error;
 mod expiry;
 mod pg;
 mod queries;
+mod rekey;
 mod row;
 mod seal;
 pub mod spns;
@@ -96,12 +98,15 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes one subscription; `true` if a row was deleted.
     async fn remove(&self, key: &SubscriptionKey) -> Result<bool, StoreError>;
 
-    /// Deletes every subscription of (service, svcid) for all accounts (token invalid);
-    /// returns the accounts that lost one.
+    /// Deletes the subscription of (service, svcid) of each of `accounts` (token invalid), in
+    /// one transaction; returns the accounts that lost one. The caller names the accounts (the
+    /// subscriber index knows every account holding the token): rows are keyed by (account,
+    /// service, token), so the database alone cannot find one token's rows across accounts.
     async fn remove_token(
         &self,
         service: &str,
         token: &DeviceToken,
+        accounts: &[AccountId],
     ) -> Result<Vec<AccountId>, StoreError>;
 
     /// Deletes subscriptions with `sig_ts + 14 days <= now`; returns the deleted keys.

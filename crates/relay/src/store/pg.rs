@@ -30,8 +30,11 @@ impl PgStore {
             .run(&pool)
             .await
             .map_err(StoreError::Migrate)?;
+        rekey(&pool, &sealer).await?;
         Ok(PgStore { pool, sealer })
     }
 }
+
+super::rekey::rekey!(PgPool);
 
 super::queries::sql_store!(PgStore);

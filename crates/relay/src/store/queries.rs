@@ -33,7 +33,9 @@ macro_rules! sql_store {
 
                 #[tracing::instrument(skip_all)]
                 async fn remove(&self, key: &SubscriptionKey) -> Result<bool, StoreError> {
-                    let hash = self.sealer.token_hash(&key.service, key.token.expose());
+                    let hash =
+                        self.sealer
+                            .token_hash(&key.account, &key.service, key.token.expose());
                     let done = sqlx::query(sql::REMOVE)
                         .bind(key.account.as_bytes().as_slice())
                         .bind(&*key.service)
@@ -43,19 +45,30 @@ macro_rules! sql_store {
                     Ok(done.rows_affected() > 0)
                 }
 
-                #[tracing::instrument(skip_all)]
+                #[tracing::instrument(skip_all, fields(accounts = accounts.len()))]
                 async fn remove_token(
                     &self,
                     service: &str,
                     token: &DeviceToken,
+                    accounts: &[AccountId],
                 ) -> Result<Vec<AccountId>, StoreError> {
-                    let hash = self.sealer.token_hash(service, token.expose());
-                    let accounts: Vec<Vec<u8>> = sqlx::query_scalar(sql::REMOVE_TOKEN)
-                        .bind(service)
-                        .bind(hash.as_slice())
-                        .fetch_all(&self.pool)
-                        .await?;
-                    accounts.iter().map(|a| row::account(a)).collect()
+                    // One row key per account (the key includes it), one transaction for all.
+                    let mut tx = self.pool.begin().await?;
+                    let mut lost = Vec::new();
+                    for account in accounts {
+                        let hash = self.sealer.token_hash(account, service, token.expose());
+                        let done = sqlx::query(sql::REMOVE)
+                            .bind(account.as_bytes().as_slice())
+                            .bind(service)
+                            .bind(hash.as_slice())
+                            .execute(&mut *tx)
+                            .await?;
+                        if done.rows_affected() > 0 {
+                            lost.push(*account);
+                        }
+                    }
+                    tx.commit().await?;
+                    Ok(lost)
                 }
 
                 #[tracing::instrument(skip_all)]

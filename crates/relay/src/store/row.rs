@@ -112,7 +112,7 @@ impl<'a> UpsertArgs<'a> {
     pub(super) fn new(sub: &'a Subscription, sealer: &Sealer, now: i64) -> Self {
         UpsertArgs {
             sub,
-            token_hash: sealer.token_hash(&sub.service, sub.token.expose()),
+            token_hash: sealer.token_hash(&sub.account, &sub.service, sub.token.expose()),
             token_sealed: sealer.seal(sub.token.expose()),
             enc_key_sealed: sealer.seal_bytes(sub.enc_key.expose()),
             namespaces: pack_namespaces(&sub.namespaces),

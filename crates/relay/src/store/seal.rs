@@ -1,14 +1,16 @@
-//! At-rest sealing of device tokens and enc_keys (XChaCha20-Poly1305 with `storage.key`) and the
-//! keyed BLAKE2b lookup hash of (service, token), so a copy of the database alone does not link an
-//! account to a device token, nor reveal a payload key.
+//! At-rest sealing of device tokens and enc_keys (XChaCha20-Poly1305 with `storage.key`, a fresh
+//! nonce each time) and the keyed BLAKE2b row key of (account, service, token), so a copy of the
+//! database alone neither reveals a token or payload key nor shows which accounts share a device:
+//! no device-derived column of one account's row equals that of another account's row.
 
 use crate::crypto::{self, StorageKey};
+use crate::subscription::AccountId;
 
 /// Seals, opens and hashes device tokens (and seals enc_keys) with the storage key.
 #[derive(Clone)]
 pub struct Sealer {
     seal_key: [u8; 32],
-    hash_key: [u8; 32],
+    row_key: [u8; 32],
 }
 
 impl std::fmt::Debug for Sealer {
@@ -22,16 +24,26 @@ impl Sealer {
     pub fn new(key: &StorageKey) -> Self {
         Sealer {
             seal_key: crypto::blake2b_keyed(&key.0, &[b"session-push-relay token seal"]),
-            hash_key: crypto::blake2b_keyed(&key.0, &[b"session-push-relay token lookup"]),
+            // Not the "token lookup" key of the (service, token) hash before migration 0002, so
+            // an old and a new row key never coincide by construction.
+            row_key: crypto::blake2b_keyed(&key.0, &[b"session-push-relay row key"]),
         }
     }
 
-    /// The lookup hash of (service, token).
-    pub fn token_hash(&self, service: &str, token: &str) -> [u8; 32] {
+    /// The row key (`token_hash` column) of (account, service, token): keyed, and different
+    /// for each account holding the same device token.
+    pub fn token_hash(&self, account: &AccountId, service: &str, token: &str) -> [u8; 32] {
+        // The account has a fixed length and the service a length prefix, so no two triples
+        // hash the same input.
         let len = (service.len() as u32).to_le_bytes();
         crypto::blake2b_keyed(
-            &self.hash_key,
-            &[&len, service.as_bytes(), token.as_bytes()],
+            &self.row_key,
+            &[
+                account.as_bytes(),
+                &len,
+                service.as_bytes(),
+                token.as_bytes(),
+            ],
         )
     }
 
@@ -72,10 +84,22 @@ mod tests {
         assert!(!sealed.windows(9).any(|w| w == b"token-123"));
         assert_eq!(s.open(&sealed).as_deref(), Some("token-123"));
         assert_ne!(s.seal("token-123"), sealed, "fresh nonce each time");
-        assert_eq!(s.token_hash("apns", "t"), s.token_hash("apns", "t"));
-        assert_ne!(s.token_hash("apns", "t"), s.token_hash("firebase", "t"));
+        let (a, b) = (AccountId([5; 33]), AccountId([6; 33]));
+        assert_eq!(s.token_hash(&a, "apns", "t"), s.token_hash(&a, "apns", "t"));
+        assert_ne!(
+            s.token_hash(&a, "apns", "t"),
+            s.token_hash(&a, "firebase", "t")
+        );
+        assert_ne!(
+            s.token_hash(&a, "apns", "t"),
+            s.token_hash(&b, "apns", "t"),
+            "one device, two accounts: unlinkable row keys"
+        );
         let other = Sealer::new(&StorageKey([2; 32]));
         assert_eq!(other.open(&sealed), None);
-        assert_ne!(other.token_hash("apns", "t"), s.token_hash("apns", "t"));
+        assert_ne!(
+            other.token_hash(&a, "apns", "t"),
+            s.token_hash(&a, "apns", "t")
+        );
     }
 }

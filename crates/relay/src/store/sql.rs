@@ -45,9 +45,21 @@ RETURNING upsert_outcome";
 pub(super) const REMOVE: &str =
     "DELETE FROM subscriptions WHERE account = $1 AND service = $2 AND token_hash = $3";
 
-/// Binds: $1 service, $2 token_hash. Returns the accounts.
-pub(super) const REMOVE_TOKEN: &str =
-    "DELETE FROM subscriptions WHERE service = $1 AND token_hash = $2 RETURNING account";
+/// Claims the row-key migration: sets `row_key_version` to $1 if it is lower, and locks the
+/// marker row until the transaction ends (a second Postgres replica waits, then finds 0 rows).
+/// Binds: $1 the current version.
+pub(super) const CLAIM_ROW_KEY_VERSION: &str = "UPDATE store_meta SET value = $1 \
+     WHERE name = 'row_key_version' AND value < $1";
+
+/// A page of rows after the cursor, in key order (row values: Postgres, SQLite 3.15+).
+/// Binds: $1 account, $2 service, $3 token_hash of the cursor; $4 page size.
+pub(super) const REKEY_PAGE: &str = "SELECT account, service, token_hash, token_sealed \
+     FROM subscriptions WHERE (account, service, token_hash) > ($1, $2, $3) \
+     ORDER BY account, service, token_hash LIMIT $4";
+
+/// Binds: $1 account, $2 service, $3 old token_hash, $4 new token_hash.
+pub(super) const REKEY_ROW: &str = "UPDATE subscriptions SET token_hash = $4 \
+     WHERE account = $1 AND service = $2 AND token_hash = $3";
 
 /// Binds: $1 cutoff. Returns what a [`super::row::KeyRow`] reads.
 pub(super) const DELETE_EXPIRED: &str =

@@ -51,6 +51,7 @@ impl SqliteStore {
             .run(&pool)
             .await
             .map_err(StoreError::Migrate)?;
+        rekey(&pool, &sealer).await?;
         Ok(SqliteStore { pool, sealer })
     }
 }
@@ -58,6 +59,8 @@ impl SqliteStore {
 fn is_in_memory(url: &str) -> bool {
     url.contains(":memory:") || url.contains("mode=memory")
 }
+
+super::rekey::rekey!(SqlitePool);
 
 super::queries::sql_store!(SqliteStore);
 
@@ -74,5 +77,79 @@ fn create_private(path: &std::path::Path) -> Result<(), StoreError> {
         Ok(_) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         Err(e) => Err(StoreError::Db(sqlx::Error::Io(e))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::{self, StorageKey};
+    use crate::store::Store;
+    use crate::subscription::{AccountId, DeviceToken};
+
+    /// The row key before migration 0002: a keyed BLAKE2b of (service, token) only.
+    fn old_token_hash(key: &StorageKey, service: &str, token: &str) -> [u8; 32] {
+        let hash_key: [u8; 32] =
+            crypto::blake2b_keyed(&key.0, &[b"session-push-relay token lookup"]);
+        let len = (service.len() as u32).to_le_bytes();
+        crypto::blake2b_keyed(&hash_key, &[&len, service.as_bytes(), token.as_bytes()])
+    }
+
+    fn account(n: u16) -> AccountId {
+        let mut id = [0x05; 33];
+        id[1..3].copy_from_slice(&n.to_be_bytes());
+        AccountId(id)
+    }
+
+    #[tokio::test]
+    async fn rekey_changes_each_old_row_once_and_counts_them() {
+        crypto::init().unwrap();
+        let key = StorageKey([4; 32]);
+        let sealer = Sealer::new(&key);
+        let store = SqliteStore::connect("sqlite::memory:", 1, sealer.clone())
+            .await
+            .unwrap();
+        // An old-scheme table, one device on more accounts than fit one page: rows keyed by
+        // (service, token) and the marker at 1, as migration 0002 leaves an old database.
+        let token = "ab".repeat(32);
+        let rows = 2 * super::super::rekey::PAGE as u16 + 100;
+        for n in 0..rows {
+            sqlx::query(
+                "INSERT INTO subscriptions (account, service, token_hash, token_sealed, \
+                 enc_key_sealed, signature, sig_ts, want_data, namespaces) \
+                 VALUES ($1, 'apns', $2, $3, $4, $5, 1700000000, 1, x'0000')",
+            )
+            .bind(account(n).as_bytes().as_slice())
+            .bind(old_token_hash(&key, "apns", &token).as_slice())
+            .bind(sealer.seal(&token))
+            .bind(sealer.seal_bytes(&[9; 32]))
+            .bind([7u8; 64].as_slice())
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        }
+        sqlx::query("UPDATE store_meta SET value = 1")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+
+        assert_eq!(rekey(&store.pool, &sealer).await.unwrap(), u64::from(rows));
+        assert_eq!(rekey(&store.pool, &sealer).await.unwrap(), 0, "only once");
+        let version: i64 = sqlx::query_scalar("SELECT value FROM store_meta")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(version, super::super::rekey::ROW_KEY_VERSION);
+
+        // Every row is found under its new key.
+        let token = DeviceToken::new(token);
+        let named: Vec<AccountId> = (0..rows).map(account).collect();
+        let lost = store.remove_token("apns", &token, &named).await.unwrap();
+        assert_eq!(lost.len(), usize::from(rows));
+        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM subscriptions")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(left, 0);
     }
 }

@@ -11,8 +11,8 @@
 //! encrypted reply list, whose inner code says what happened.
 
 mod error;
-mod framing;
-mod inner;
+pub(crate) mod framing;
+pub(crate) mod inner;
 mod layer;
 mod reply;
 
