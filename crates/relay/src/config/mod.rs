@@ -296,6 +296,7 @@ impl Config {
         toml: Option<&str>,
         env: HashMap<String, String>,
     ) -> Result<Config, ConfigError> {
+        sources::check_key_names(toml, &env)?;
         let mut builder = config::Config::builder();
         if let Some(text) = toml {
             builder = builder.add_source(config::File::from_str(text, config::FileFormat::Toml));

@@ -30,6 +30,60 @@ pub(super) fn split_env(env: HashMap<String, String>) -> (HashMap<String, String
     (config, ignored)
 }
 
+/// Refuses any configuration name that is not plain letters, digits and `_` (every real key
+/// is), in the TOML (quoted keys too) and in the `SPR_*` names. The `config` crate reads a name
+/// such as `x[-86129333770760283033]` as an array index and grows a vector up to it: a panic or
+/// gigabytes of memory from one line of a config file (found by the `config_toml` fuzz target).
+/// A TOML syntax error is left to `config`, which names the line.
+pub(super) fn check_key_names(
+    toml: Option<&str>,
+    env: &HashMap<String, String>,
+) -> Result<(), ConfigError> {
+    if let Some(Ok(table)) = toml.map(str::parse::<toml::Table>) {
+        check_table("", &table)?;
+    }
+    match env.keys().find(|name| !is_plain(name)) {
+        Some(name) => Err(not_a_key(name)),
+        None => Ok(()),
+    }
+}
+
+fn check_table(prefix: &str, table: &toml::Table) -> Result<(), ConfigError> {
+    for (key, value) in table {
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        if !is_plain(key) {
+            return Err(not_a_key(&path));
+        }
+        match value {
+            toml::Value::Table(inner) => check_table(&path, inner)?,
+            toml::Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    if let toml::Value::Table(inner) = item {
+                        check_table(&format!("{path}[{i}]"), inner)?;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn is_plain(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+fn not_a_key(name: &str) -> ConfigError {
+    ConfigError::new(
+        name.escape_default().to_string(),
+        "not a configuration key (names are letters, digits and _)",
+    )
+}
+
 /// Secrets that may also be given as a file: the section (`services` = every `[[services]]`
 /// table) and the key; `<key>_file` names the file whose content is the value.
 pub(super) const SECRET_KEYS: &[(&str, &str)] = &[

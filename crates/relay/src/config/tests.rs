@@ -364,3 +364,26 @@ fn cluster_values_are_checked() {
         assert_eq!(e.key, key, "{section}");
     }
 }
+
+#[test]
+fn index_like_names_are_refused_before_they_reach_the_config_crate() {
+    // The config_toml fuzz target's crash: `config` read the quoted key as an array index and
+    // grew a vector to it (capacity overflow; smaller numbers: gigabytes).
+    let crash = "[\"x[-000086129333770760283033]\"]\n";
+    let e = Config::load_from(Some(crash), HashMap::new()).unwrap_err();
+    assert_eq!(e.key, "x[-000086129333770760283033]");
+    let e =
+        Config::load_from(Some("[api]\n\"listen[99999999]\" = 1\n"), HashMap::new()).unwrap_err();
+    assert_eq!(e.key, "api.listen[99999999]");
+    let e = Config::load_from(
+        Some("[[services]]\nname = \"a\"\nkind = \"log\"\n\"x\\n[1]\" = 1\n"),
+        HashMap::new(),
+    )
+    .unwrap_err();
+    assert_eq!(e.key, "services[0].x\\n[1]", "escaped, one line");
+    let e = Config::load_from(None, env(&[("SPR_API__LISTEN[70000000]", "x")])).unwrap_err();
+    assert_eq!(e.key, "SPR_API__LISTEN[70000000]");
+    // Plain names still pass and a syntax error is still config's to report.
+    assert!(Config::load_from(Some("[api]\nlisten = \"127.0.0.1:1\"\n"), HashMap::new()).is_ok());
+    assert!(Config::load_from(Some("[api\n"), HashMap::new()).is_err());
+}
