@@ -42,7 +42,9 @@ pub(super) fn check_key_names(
     if let Some(Ok(table)) = toml.map(str::parse::<toml::Table>) {
         check_table("", &table)?;
     }
-    match env.keys().find(|name| !is_plain(name)) {
+    // Only our names: the rest of the environment is not configuration.
+    let mut ours = env.keys().filter(|name| name.starts_with("SPR_"));
+    match ours.find(|name| !is_plain(name)) {
         Some(name) => Err(not_a_key(name)),
         None => Ok(()),
     }

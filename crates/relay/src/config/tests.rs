@@ -383,6 +383,8 @@ fn index_like_names_are_refused_before_they_reach_the_config_crate() {
     assert_eq!(e.key, "services[0].x\\n[1]", "escaped, one line");
     let e = Config::load_from(None, env(&[("SPR_API__LISTEN[70000000]", "x")])).unwrap_err();
     assert_eq!(e.key, "SPR_API__LISTEN[70000000]");
+    // Other variables are not ours, whatever their names.
+    assert!(Config::load_from(None, env(&[("my.var[3]", "x"), ("A-B", "y")])).is_ok());
     // Plain names still pass and a syntax error is still config's to report.
     assert!(Config::load_from(Some("[api]\nlisten = \"127.0.0.1:1\"\n"), HashMap::new()).is_ok());
     assert!(Config::load_from(Some("[api\n"), HashMap::new()).is_err());
