@@ -68,6 +68,7 @@ fn main() -> ExitCode {
         relay_binary: Some(args.relay),
         idle: Duration::from_secs(args.idle),
         replicas: 1,
+        kill_midway: false,
     };
     if let Err(e) = options.validate() {
         eprintln!("{e}");

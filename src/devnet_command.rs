@@ -41,6 +41,10 @@ pub struct DevnetArgs {
     /// one is killed halfway through and the report counts lost and duplicate pushes.
     #[arg(long, default_value_t = 1)]
     replicas: usize,
+    /// With --replicas: kill none of them, so the report's relay CPU per push (summed over
+    /// the replicas) compares cleanly across replica counts.
+    #[arg(long, requires = "replicas")]
+    no_kill: bool,
 }
 
 /// Runs the simulated network around the real relay; exit 0 only if every push was verified.
@@ -55,6 +59,7 @@ pub fn run(args: DevnetArgs) -> ExitCode {
         relay_binary: None,
         idle: Duration::ZERO,
         replicas: args.replicas,
+        kill_midway: !args.no_kill,
     };
     let path = args.config;
     let mut config = match Config::load(path.as_deref()) {

@@ -2,4 +2,5 @@
 //! Postgres, handover on kill and graceful stop.
 
 mod identity;
+mod prune;
 mod replicas;

@@ -183,6 +183,20 @@ impl Network {
         Ok(reply.json().await?)
     }
 
+    /// The process id of replica `i`, `None` once it is stopped (or when replica 0 runs in
+    /// this process).
+    pub fn replica_pid(&self, i: usize) -> Option<u32> {
+        if i == 0 {
+            return self.relay_pid();
+        }
+        let replica = self.replicas.get(i).ok()?;
+        let process = replica
+            .process
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        process.as_ref().and_then(RelayProcess::pid)
+    }
+
     /// SIGKILL to replica `i` (≥ 1): no leave, its leases run out.
     pub async fn kill_replica(&self, i: usize) -> anyhow::Result<()> {
         let replica = self.replicas.get(i)?;

@@ -11,6 +11,7 @@
 //! every swarm member monitors its accounts → offer messages at `--rate` while the mock readers
 //! feed the ledger → wait (bounded) for stragglers → summary, report, exit status.
 
+mod cluster_cpu;
 mod collect;
 mod ledger;
 mod live;
@@ -26,6 +27,7 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
+use self::cluster_cpu::ClusterCpu;
 use self::live::MetricsReader;
 use self::load::wait_monitored;
 use self::population::{subscribe_all, Population};
@@ -67,6 +69,9 @@ pub struct Options {
     /// killed (SIGKILL) halfway through the message phase and the report counts what was lost
     /// or pushed twice across the cluster.
     pub replicas: usize,
+    /// With several replicas: SIGKILL the last one halfway through (`false`: `--no-kill`,
+    /// every replica runs to the end, for comparing relay CPU per push across replica counts).
+    pub kill_midway: bool,
 }
 
 impl Options {
@@ -227,6 +232,7 @@ async fn phases(net: &Network, options: &Options, mut settings: Settings) -> any
     );
     let cpu_before = report::cpu_seconds(&metrics.fetch().await?);
     let proc_before = probe.as_ref().map(Probe::cpu).transpose()?;
+    let cluster_cpu = ClusterCpu::start(net, options.replicas);
     let stop = CancellationToken::new();
     let started = Instant::now();
     let ((), (), (), (offered, complete), ()) = tokio::join!(
@@ -247,12 +253,13 @@ async fn phases(net: &Network, options: &Options, mut settings: Settings) -> any
             stop.cancel();
             (offered, complete)
         },
-        kill_midway(net, options),
+        kill_midway(net, options, &cluster_cpu),
     );
     if !complete {
         println!("stopped waiting for the last pushes after {STRAGGLER_WAIT:?}");
     }
     let proc_after = probe.as_ref().map(Probe::cpu).transpose()?;
+    let replica_cpu_seconds = cluster_cpu.finish();
     let mut verdict = ledger.verdict();
     let received = verdict.delivered + verdict.duplicated;
     // With several replicas the metrics are replica 0's alone: it takes only its swarms' copies.
@@ -284,6 +291,12 @@ async fn phases(net: &Network, options: &Options, mut settings: Settings) -> any
             figures.cpu_us_per_push = (verdict.delivered > 0)
                 .then(|| figures.message_phase_cpu_seconds * 1e6 / verdict.delivered as f64);
             figures.peak_rss_bytes = probe.status_bytes("VmHWM")?;
+            if options.replicas > 1 {
+                let total: f64 = replica_cpu_seconds.iter().sum();
+                figures.cluster_cpu_us_per_push =
+                    (verdict.delivered > 0).then(|| total * 1e6 / verdict.delivered as f64);
+                figures.replica_cpu_seconds = replica_cpu_seconds;
+            }
             Some(figures)
         }
         _ => None,
@@ -318,6 +331,24 @@ async fn phases(net: &Network, options: &Options, mut settings: Settings) -> any
         outcome,
     };
     println!("{}", live::summary(&report, &verdict));
+    if let Some(figures) = report
+        .relay_process
+        .as_ref()
+        .filter(|_| options.replicas > 1)
+    {
+        println!(
+            "cluster: {} replicas used {:.2} CPU s in the message phase ({}), {:.1} µs of relay CPU per push",
+            options.replicas,
+            figures.replica_cpu_seconds.iter().sum::<f64>(),
+            figures
+                .replica_cpu_seconds
+                .iter()
+                .map(|s| format!("{s:.2}"))
+                .collect::<Vec<_>>()
+                .join(" + "),
+            figures.cluster_cpu_us_per_push.unwrap_or(f64::NAN)
+        );
+    }
     if let Some(path) = &options.report {
         report::write(&report, path)?;
         println!("report written to {}", path.display());
@@ -325,13 +356,15 @@ async fn phases(net: &Network, options: &Options, mut settings: Settings) -> any
     Ok(report.outcome.passed)
 }
 
-/// With several replicas: SIGKILL to the last one halfway through the message phase.
-async fn kill_midway(net: &Network, options: &Options) {
-    if options.replicas < 2 {
+/// With several replicas: SIGKILL to the last one halfway through the message phase (its CPU
+/// is read just before, so the cluster's total still counts it).
+async fn kill_midway(net: &Network, options: &Options, cpu: &ClusterCpu) {
+    if options.replicas < 2 || !options.kill_midway {
         return;
     }
     tokio::time::sleep(options.duration / 2).await;
     let last = options.replicas - 1;
+    cpu.freeze(last);
     match net.kill_replica(last).await {
         Ok(()) => println!(
             "killed replica {} (SIGKILL) {} s into the message phase; its swarms move to the others",
@@ -357,6 +390,7 @@ mod tests {
             relay_binary: None,
             idle: Duration::from_secs(10),
             replicas: 1,
+            kill_midway: true,
         }
     }
 

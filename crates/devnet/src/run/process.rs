@@ -37,6 +37,14 @@ pub struct RelayProcessFigures {
     pub cpu_us_per_push: Option<f64>,
     /// VmHWM at the end of the run.
     pub peak_rss_bytes: u64,
+    /// With several replicas: each replica's CPU seconds over the message phase (replica 0
+    /// first; a killed replica's up to its kill). Empty with one relay.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub replica_cpu_seconds: Vec<f64>,
+    /// With several replicas: all replicas' CPU ÷ delivered pushes, in microseconds: the
+    /// figure that must not grow with the replica count (issue 14).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster_cpu_us_per_push: Option<f64>,
 }
 
 /// CPU time of a process, seconds: (user, system).

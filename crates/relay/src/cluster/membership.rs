@@ -43,6 +43,8 @@ pub struct Membership {
     claims: HashMap<u64, bool>,
     replicas: usize,
     failing: bool,
+    /// When dead rows were last pruned from the cluster tables.
+    pruned_at: Option<Instant>,
 }
 
 impl Membership {
@@ -64,6 +66,7 @@ impl Membership {
             claims: HashMap::new(),
             replicas: 0,
             failing: false,
+            pruned_at: None,
         }
     }
 
@@ -209,6 +212,7 @@ impl Membership {
         }
         metrics::gauge!(names::CLUSTER_REPLICAS).set(live.len() as f64);
         metrics::gauge!(names::CLUSTER_SWARMS_OWNED).set(self.owned.len() as f64);
+        self.prune_dead_rows().await?;
         if moved {
             tracing::debug!(
                 owned = self.owned.len(),
@@ -216,6 +220,24 @@ impl Membership {
                 "swarm leases moved"
             );
             self.db.notify(LEASE_CHANNEL, &me).await?;
+        }
+        Ok(())
+    }
+
+    /// Once per lease length, deletes rows of replicas and swarms long gone
+    /// ([`ClusterDb::prune`]); the first round prunes what earlier runs left.
+    async fn prune_dead_rows(&mut self) -> Result<(), StoreError> {
+        if self.pruned_at.is_some_and(|at| at.elapsed() < self.lease) {
+            return Ok(());
+        }
+        let pruned = self.db.prune().await?;
+        self.pruned_at = Some(Instant::now());
+        if pruned.replicas > 0 || pruned.leases > 0 {
+            tracing::info!(
+                replicas = pruned.replicas,
+                leases = pruned.leases,
+                "pruned replicas and leases that expired long ago"
+            );
         }
         Ok(())
     }

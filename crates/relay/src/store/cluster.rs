@@ -19,6 +19,13 @@ pub const LEASE_CHANNEL: &str = "spr_cluster";
 /// a subscription row (payload: the account id in hex: not secret, but never logged whole).
 pub const SUBSCRIPTION_CHANNEL: &str = "spr_subscriptions";
 
+/// How many lease lengths a replica's heartbeat or a swarm's lease stays in the tables after
+/// it expired, before [`ClusterDb::prune`] deletes it. Every query already ignores expired
+/// rows; pruning keeps the tables from growing with every pod name a Deployment ever had
+/// (and with swarms that merged away), and lets the subscription trigger stop announcing
+/// once no replica is left. Ten leases leave the rows long enough to read while debugging.
+pub const PRUNE_AFTER_LEASES: i64 = 10;
+
 /// Connections of the cluster's own pool: the lease loop, the notifier and a spare, apart from
 /// the API's pool so a busy API never delays a lease renewal.
 const POOL_SIZE: u32 = 3;
@@ -41,6 +48,15 @@ pub struct Acquired {
     pub swarm_id: u64,
     /// No lease existed before (otherwise an expired one was taken over).
     pub fresh: bool,
+}
+
+/// What [`ClusterDb::prune`] deleted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Pruned {
+    /// Heartbeats of replicas dead for longer than [`PRUNE_AFTER_LEASES`] leases.
+    pub replicas: u64,
+    /// Leases expired for longer than that (swarms nobody wants any more).
+    pub leases: u64,
 }
 
 /// The cluster tables of one replica (`node_id`) with lease length `lease`.
@@ -266,6 +282,37 @@ impl ClusterDb {
                 }
             };
         Ok(done.rows_affected())
+    }
+
+    /// Deletes the heartbeats of other replicas and the leases that expired more than
+    /// [`PRUNE_AFTER_LEASES`] lease lengths ago, in one statement; returns how many of each.
+    /// Nothing live depends on them: a dead replica's heartbeat already counts for nothing, and
+    /// a swarm whose lease expired that long ago is in no live replica's share (one of them
+    /// would have acquired it within a round).
+    #[tracing::instrument(skip_all)]
+    pub async fn prune(&self) -> Result<Pruned, StoreError> {
+        let row = sqlx::query(
+            "WITH replicas AS (
+                 DELETE FROM cluster_replicas
+                 WHERE node_id <> $1 AND expires_at < now() - $2 * interval '1 millisecond'
+                 RETURNING 1),
+             leases AS (
+                 DELETE FROM cluster_leases
+                 WHERE expires_at < now() - $2 * interval '1 millisecond'
+                 RETURNING 1)
+             SELECT (SELECT count(*) FROM replicas), (SELECT count(*) FROM leases)",
+        )
+        .bind(&self.node_id)
+        .bind(self.lease_ms.saturating_mul(PRUNE_AFTER_LEASES))
+        .fetch_one(&self.pool)
+        .await?;
+        let count = |i: usize| -> Result<u64, StoreError> {
+            Ok(u64::try_from(row.try_get::<i64, _>(i)?).unwrap_or(0))
+        };
+        Ok(Pruned {
+            replicas: count(0)?,
+            leases: count(1)?,
+        })
     }
 
     /// Sends `payload` on `channel` to every listening replica.
