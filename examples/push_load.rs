@@ -27,6 +27,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use devnet::run::{self, parse_secs};
+use relay::config::Config;
 
 #[derive(Parser)]
 struct Args {
@@ -54,6 +55,14 @@ struct Args {
     /// Write the JSON report here.
     #[arg(long)]
     report: Option<PathBuf>,
+    /// Relay settings (`[database] url`, `[swarm]`, `[cluster] lease_secs`), as for `devnet
+    /// --config`; default: a fresh SQLite file and the defaults.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Relay replicas on the `--config` Postgres database (`[cluster]`), none killed: the
+    /// report sums their CPU (`cluster_cpu_us_per_push`) to compare with one relay.
+    #[arg(long, default_value_t = 1)]
+    replicas: usize,
 }
 
 fn main() -> ExitCode {
@@ -67,7 +76,7 @@ fn main() -> ExitCode {
         report: args.report,
         relay_binary: Some(args.relay),
         idle: Duration::from_secs(args.idle),
-        replicas: 1,
+        replicas: args.replicas,
         kill_midway: false,
     };
     if let Err(e) = options.validate() {
@@ -81,7 +90,24 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run::run(None, options)) {
+    let config = match &args.config {
+        Some(path) => match Config::load(Some(path)) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                eprintln!("--config: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => None,
+    };
+    let postgres = config
+        .as_ref()
+        .is_some_and(|c| c.database.url.expose().starts_with("postgres"));
+    if args.replicas > 1 && !postgres {
+        eprintln!("--replicas: several replicas share one Postgres database: give --config with a postgres:// [database] url");
+        return ExitCode::from(2);
+    }
+    match runtime.block_on(run::run(config, options)) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(e) => {
