@@ -272,11 +272,7 @@ mod tests {
     use super::*;
 
     fn vectors() -> serde_json::Value {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../tests/vectors/payload.json"
-        );
-        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+        crate::test_vectors::vectors("payload.json")
     }
 
     /// The vector's outcome label for what the emulated client did.

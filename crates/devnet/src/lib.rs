@@ -26,5 +26,7 @@ pub mod onion_client;
 mod router;
 pub mod run;
 mod server;
+#[cfg(test)]
+mod test_vectors;
 
 pub use server::{Mock, MockBase, Reply, TestCa};

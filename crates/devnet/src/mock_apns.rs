@@ -100,16 +100,14 @@ impl MockApns {
             (Some(ca), MockApnsAuth::Token { .. }) => Some(ca.server_config(&[b"h2"], None)?),
             (None, _) => None,
         };
-        let shared = Arc::new(ApnsState {
+        let state = |replies| ApnsState {
             config,
-            replies: Arc::new(Replies::default()),
+            replies,
             recorder: Recorder::new(),
             count: AtomicUsize::new(0),
             verified_jwt: Mutex::new(None),
-        });
-        let replies = shared.replies.clone();
-        let mock = Mock::serve(shared, &replies, ca, tls, handle).await?;
-        Ok(mock)
+        };
+        Mock::serve(state, ca, tls, handle).await
     }
 
     /// The next request received, waiting for one.

@@ -63,16 +63,15 @@ impl MockFcm {
     /// Starts the mock on an ephemeral 127.0.0.1 port.
     pub async fn start(config: MockFcmConfig) -> anyhow::Result<Self> {
         let (ca, tls) = TestCa::optional(config.tls)?;
-        let shared = Arc::new(FcmState {
+        let state = |replies| FcmState {
             config,
             base: Mutex::new(String::new()),
-            replies: Arc::new(Replies::default()),
+            replies,
             recorder: Recorder::new(),
             tokens: AccessTokens::default(),
             expires_in: AtomicU64::new(3600),
-        });
-        let replies = shared.replies.clone();
-        let mock = Mock::serve(shared, &replies, ca, tls, handle).await?;
+        };
+        let mock = Mock::serve(state, ca, tls, handle).await?;
         *lock(&mock.shared.base) = mock.url();
         Ok(mock)
     }

@@ -52,15 +52,13 @@ impl MockHms {
     /// Starts the mock on an ephemeral 127.0.0.1 port.
     pub async fn start(config: MockHmsConfig) -> anyhow::Result<Self> {
         let (ca, tls) = TestCa::optional(config.tls)?;
-        let shared = Arc::new(HmsState {
+        let state = |replies| HmsState {
             config,
-            replies: Arc::new(Replies::default()),
+            replies,
             recorder: Recorder::new(),
             tokens: AccessTokens::default(),
-        });
-        let replies = shared.replies.clone();
-        let mock = Mock::serve(shared, &replies, ca, tls, handle).await?;
-        Ok(mock)
+        };
+        Mock::serve(state, ca, tls, handle).await
     }
 
     /// URL for the service's `token_endpoint`.

@@ -271,11 +271,7 @@ mod tests {
     use serde_json::Value;
 
     fn vectors() -> Value {
-        serde_json::from_str(include_str!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../tests/vectors/onion.json"
-        )))
-        .unwrap()
+        crate::test_vectors::vectors("onion.json")
     }
 
     fn unhex(v: &Value) -> Vec<u8> {

@@ -273,11 +273,10 @@ impl<S> std::ops::Deref for Mock<S> {
 }
 
 impl<S: Send + Sync + 'static> Mock<S> {
-    /// Serves `handler`, with `shared` as its state, on an ephemeral 127.0.0.1 port (TLS with
-    /// `tls`); `replies` are the ones `shared` answers from.
+    /// Serves `handler` on an ephemeral 127.0.0.1 port (TLS with `tls`); its state is what
+    /// `state` makes of the mock's programmed replies, which it answers from.
     pub(crate) async fn serve<H, T>(
-        shared: Arc<S>,
-        replies: &Arc<Replies>,
+        state: impl FnOnce(Arc<Replies>) -> S,
         ca: Option<TestCa>,
         tls: Option<Arc<rustls::ServerConfig>>,
         handler: H,
@@ -286,10 +285,12 @@ impl<S: Send + Sync + 'static> Mock<S> {
         H: axum::handler::Handler<T, Arc<S>>,
         T: 'static,
     {
+        let replies = Arc::new(Replies::default());
+        let shared = Arc::new(state(replies.clone()));
         let router = Router::new().fallback(handler).with_state(shared.clone());
         let serving = serve_router(router, tls).await?;
         Ok(Mock {
-            base: MockBase::new(serving, ca, replies.clone()),
+            base: MockBase::new(serving, ca, replies),
             shared,
         })
     }

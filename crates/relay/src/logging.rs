@@ -137,6 +137,13 @@ mod tests {
         }
     }
 
+    /// Captures what a subscriber of `level` and `format` writes while the guard lives.
+    fn capture(level: &str, format: LogFormat) -> (Capture, tracing::subscriber::DefaultGuard) {
+        let capture = Capture::default();
+        let sub = subscriber(&config(level, format), capture.clone()).unwrap();
+        (capture, tracing::subscriber::set_default(sub))
+    }
+
     async fn request(uri: &str) {
         let app = Router::new()
             .route("/item/{id}", get(|| async { "ok" }))
@@ -147,9 +154,7 @@ mod tests {
 
     #[tokio::test(flavor = "current_thread")]
     async fn json_request_span_names_the_route_not_the_path() {
-        let capture = Capture::default();
-        let sub = subscriber(&config("debug", LogFormat::Json), capture.clone()).unwrap();
-        let _guard = tracing::subscriber::set_default(sub);
+        let (capture, _guard) = capture("debug", LogFormat::Json);
         request("/item/05deadbeefcafe?token=secret").await;
         request("/nowhere/05deadbeefcafe").await;
         let text = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
@@ -170,9 +175,7 @@ mod tests {
 
     #[tokio::test(flavor = "current_thread")]
     async fn info_level_hides_per_request_events() {
-        let capture = Capture::default();
-        let sub = subscriber(&config("info", LogFormat::Pretty), capture.clone()).unwrap();
-        let _guard = tracing::subscriber::set_default(sub);
+        let (capture, _guard) = capture("info", LogFormat::Pretty);
         request("/item/1").await;
         assert!(capture.0.lock().unwrap().is_empty());
     }

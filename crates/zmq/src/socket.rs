@@ -118,27 +118,23 @@ impl Drop for Socket {
 impl Socket {
     /// Sets an integer option.
     pub fn set_int(&self, option: c_int, value: i32) -> Result<(), ZmqError> {
-        let value: c_int = value;
-        // SAFETY: the pointer and length describe a live c_int.
-        check("zmq_setsockopt", unsafe {
-            ffi::zmq_setsockopt(
-                self.raw,
-                option,
-                (&value as *const c_int).cast(),
-                std::mem::size_of::<c_int>(),
-            )
-        })
+        self.set_number::<c_int>(option, value)
     }
 
     /// Sets a 64-bit integer option (`MAXMSGSIZE`).
     pub fn set_i64(&self, option: c_int, value: i64) -> Result<(), ZmqError> {
-        // SAFETY: the pointer and length describe a live i64.
+        self.set_number(option, value)
+    }
+
+    /// Sets an option whose value is a number of the C type libzmq documents for it.
+    fn set_number<T: Copy>(&self, option: c_int, value: T) -> Result<(), ZmqError> {
+        // SAFETY: the pointer and length describe `value`, a live `T`.
         check("zmq_setsockopt", unsafe {
             ffi::zmq_setsockopt(
                 self.raw,
                 option,
-                (&value as *const i64).cast(),
-                std::mem::size_of::<i64>(),
+                (&value as *const T).cast(),
+                std::mem::size_of::<T>(),
             )
         })
     }
@@ -436,13 +432,20 @@ mod tests {
         assert!(has("curve"));
     }
 
+    /// Two PAIR sockets of `ctx` connected over `inproc://{name}`: `a` bound, `b` connected.
+    fn pair(ctx: &Context, name: &str) -> (Socket, Socket) {
+        let endpoint = format!("inproc://{name}");
+        let a = ctx.socket(ffi::ZMQ_PAIR).unwrap();
+        a.bind(&endpoint).unwrap();
+        let b = ctx.socket(ffi::ZMQ_PAIR).unwrap();
+        b.connect(&endpoint).unwrap();
+        (a, b)
+    }
+
     #[test]
     fn pair_round_trip_with_empty_frames() {
         let ctx = Context::new(16).unwrap();
-        let a = ctx.socket(ffi::ZMQ_PAIR).unwrap();
-        a.bind("inproc://socket-test").unwrap();
-        let b = ctx.socket(ffi::ZMQ_PAIR).unwrap();
-        b.connect("inproc://socket-test").unwrap();
+        let (a, b) = pair(&ctx, "socket-test");
         assert_eq!(b.recv().unwrap(), None);
         assert!(a.send(&[b"one".as_slice(), b"", b"three"]).unwrap());
         let ready = poll(&[Pollable::Socket(&b)], 1000).unwrap();
@@ -454,10 +457,7 @@ mod tests {
     #[test]
     fn recv_into_reuses_one_buffer_and_the_fd_signals() {
         let ctx = Context::new(16).unwrap();
-        let a = ctx.socket(ffi::ZMQ_PAIR).unwrap();
-        a.bind("inproc://recv-into-test").unwrap();
-        let b = ctx.socket(ffi::ZMQ_PAIR).unwrap();
-        b.connect("inproc://recv-into-test").unwrap();
+        let (a, b) = pair(&ctx, "recv-into-test");
         assert!(b.fd().unwrap() >= 0);
         let mut buf = Multipart::new();
         assert!(!b.recv_into(&mut buf).unwrap());

@@ -138,28 +138,31 @@ impl Network {
 
     /// The admin listener of replica `i`.
     pub fn replica_admin_url(&self, i: usize) -> anyhow::Result<String> {
-        if i == 0 {
-            return Ok(self.admin_url.clone());
-        }
-        let r = self
-            .replicas
-            .list
-            .get(i - 1)
-            .with_context(|| format!("no replica {i}"))?;
-        Ok(format!("http://{}", r.admin))
+        self.replica_url(i, &self.admin_url, |r| r.admin)
     }
 
     /// The public listener of replica `i`.
     pub fn replica_api_url(&self, i: usize) -> anyhow::Result<String> {
-        if i == 0 {
-            return Ok(self.api_url.clone());
-        }
+        self.replica_url(i, &self.api_url, |r| r.api)
+    }
+
+    /// A listener of replica `i`: `first`'s URL for replica 0 (the network's own relay), else
+    /// the `listener` address of the added replica.
+    fn replica_url(
+        &self,
+        i: usize,
+        first: &str,
+        listener: impl Fn(&Replica) -> SocketAddr,
+    ) -> anyhow::Result<String> {
+        let Some(added) = i.checked_sub(1) else {
+            return Ok(first.to_owned());
+        };
         let r = self
             .replicas
             .list
-            .get(i - 1)
+            .get(added)
             .with_context(|| format!("no replica {i}"))?;
-        Ok(format!("http://{}", r.api))
+        Ok(format!("http://{}", listener(r)))
     }
 
     /// The routing id replica `i` shows storage servers ("L" ‖ its derived public key), to

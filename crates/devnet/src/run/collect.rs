@@ -16,12 +16,8 @@ pub async fn apns(mock: &MockApns, ledger: &Ledger, stop: &CancellationToken) {
         stop,
         || mock.next_request(),
         |r| {
-            ledger.receive(Receipt {
-                token: &r.token,
-                enc_payload: r.body["enc_payload"].as_str(),
-                accepted: r.problems.is_empty(),
-                at: r.received,
-            });
+            let enc_payload = r.body["enc_payload"].as_str();
+            ledger.receive(Receipt::new(&r.token, enc_payload, &r.problems, r.received));
         },
     )
     .await;
@@ -33,12 +29,8 @@ pub async fn fcm(mock: &MockFcm, ledger: &Ledger, stop: &CancellationToken) {
         stop,
         || mock.next_request(),
         |r| {
-            ledger.receive(Receipt {
-                token: &r.token,
-                enc_payload: r.body["message"]["data"]["enc_payload"].as_str(),
-                accepted: r.problems.is_empty(),
-                at: r.received,
-            });
+            let enc_payload = r.body["message"]["data"]["enc_payload"].as_str();
+            ledger.receive(Receipt::new(&r.token, enc_payload, &r.problems, r.received));
         },
     )
     .await;

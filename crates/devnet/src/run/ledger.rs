@@ -55,6 +55,23 @@ pub struct Receipt<'a> {
     pub at: Instant,
 }
 
+impl<'a> Receipt<'a> {
+    /// What a mock recorded: accepted when its checks found no `problems`.
+    pub fn new(
+        token: &'a str,
+        enc_payload: Option<&'a str>,
+        problems: &[String],
+        at: Instant,
+    ) -> Self {
+        Receipt {
+            token,
+            enc_payload,
+            accepted: problems.is_empty(),
+            at,
+        }
+    }
+}
+
 #[derive(Default)]
 struct Book {
     /// Offered messages by number: the account index and when it was offered.
@@ -319,6 +336,12 @@ mod tests {
             .enc_payload
     }
 
+    /// Offers a message to account 0 and returns the payload its devices should get.
+    fn offer_to_account_0(ledger: &Ledger) -> String {
+        let seq = ledger.offer(0);
+        payload(seq, 5, message_data(seq), KEY)
+    }
+
     fn receive(ledger: &Ledger, token: &str, enc_payload: &str) {
         ledger.receive(Receipt {
             token,
@@ -331,8 +354,7 @@ mod tests {
     #[test]
     fn each_device_once_passes() {
         let ledger = ledger();
-        let seq = ledger.offer(0);
-        let good = payload(seq, 5, message_data(seq), KEY);
+        let good = offer_to_account_0(&ledger);
         receive(&ledger, "ios", &good);
         assert!(
             !ledger.verdict().passed(),
@@ -349,8 +371,7 @@ mod tests {
     #[test]
     fn missing_and_duplicates_fail() {
         let ledger = ledger();
-        let seq = ledger.offer(0);
-        let good = payload(seq, 5, message_data(seq), KEY);
+        let good = offer_to_account_0(&ledger);
         receive(&ledger, "ios", &good);
         receive(&ledger, "ios", &good);
         let verdict = ledger.verdict();
@@ -408,8 +429,7 @@ mod tests {
     #[tokio::test]
     async fn wait_complete_resolves_on_the_last_delivery() {
         let ledger = std::sync::Arc::new(ledger());
-        let seq = ledger.offer(0);
-        let good = payload(seq, 5, message_data(seq), KEY);
+        let good = offer_to_account_0(&ledger);
         receive(&ledger, "ios", &good);
         assert!(!ledger.wait_complete(Duration::ZERO).await);
         let waiter = tokio::spawn({

@@ -406,26 +406,19 @@ mod tests {
     #[test]
     fn options_that_cannot_make_a_network_name_the_flag() {
         assert_eq!(options().validate(), Ok(()));
-        let bad = |o: Options| o.validate().unwrap_err();
-        assert!(bad(Options {
-            swarms: 0,
-            ..options()
-        })
-        .starts_with("--swarms"));
-        assert!(bad(Options {
-            nodes: 1,
-            ..options()
-        })
-        .starts_with("--nodes"));
-        assert!(bad(Options {
-            accounts: 0,
-            ..options()
-        })
-        .starts_with("--accounts"));
-        assert!(bad(Options {
-            rate: 0,
-            ..options()
-        })
-        .starts_with("--rate"));
+        /// Makes valid options invalid in one way.
+        type Spoil = fn(&mut Options);
+        let cases: [(Spoil, &str); 4] = [
+            (|o| o.swarms = 0, "--swarms"),
+            (|o| o.nodes = 1, "--nodes"),
+            (|o| o.accounts = 0, "--accounts"),
+            (|o| o.rate = 0, "--rate"),
+        ];
+        for (spoil, flag) in cases {
+            let mut bad = options();
+            spoil(&mut bad);
+            let error = bad.validate().unwrap_err();
+            assert!(error.starts_with(flag), "{error}");
+        }
     }
 }

@@ -4,6 +4,11 @@ use super::*;
 
 use crate::test_support::env;
 
+/// The error of loading `toml` with an empty environment.
+fn file_error(toml: &str) -> ConfigError {
+    Config::load_from(Some(toml), HashMap::new()).unwrap_err()
+}
+
 #[test]
 fn defaults_start_on_a_fresh_machine() {
     let c = Config::load_from(None, HashMap::new()).unwrap();
@@ -48,15 +53,11 @@ fn file_then_environment() {
 
 #[test]
 fn unknown_keys_are_named() {
-    let e = Config::load_from(Some("[api]\nlisten_addr = \"x\"\n"), HashMap::new()).unwrap_err();
+    let e = file_error("[api]\nlisten_addr = \"x\"\n");
     assert_eq!(e.key, "api.listen_addr");
-    let e = Config::load_from(Some("[nope]\nx = 1\n"), HashMap::new()).unwrap_err();
+    let e = file_error("[nope]\nx = 1\n");
     assert_eq!(e.key, "nope");
-    let e = Config::load_from(
-        Some("[[services]]\nname=\"d\"\nkind=\"log\"\ntopic=\"x\"\n"),
-        HashMap::new(),
-    )
-    .unwrap_err();
+    let e = file_error("[[services]]\nname=\"d\"\nkind=\"log\"\ntopic=\"x\"\n");
     assert_eq!(e.key, "services[0].topic");
     let e = Config::load_from(None, env(&[("SPR_API__BOGUS", "1")])).unwrap_err();
     assert_eq!(e.key, "api.bogus");
@@ -64,44 +65,38 @@ fn unknown_keys_are_named() {
 
 #[test]
 fn bad_values_are_named() {
-    let e = Config::load_from(Some("[api]\nlisten = \"not an address\"\n"), HashMap::new())
-        .unwrap_err();
+    let e = file_error("[api]\nlisten = \"not an address\"\n");
     assert_eq!(e.key, "api.listen", "{e}");
-    let e = Config::load_from(
-        Some("[swarm]\nmax_pending_connects = \"many\"\n"),
-        HashMap::new(),
-    )
-    .unwrap_err();
+    let e = file_error("[swarm]\nmax_pending_connects = \"many\"\n");
     assert_eq!(e.key, "swarm.max_pending_connects", "{e}");
-    let e = Config::load_from(Some("[log]\nformat = \"xml\"\n"), HashMap::new()).unwrap_err();
+    let e = file_error("[log]\nformat = \"xml\"\n");
     assert_eq!(e.key, "log.format", "{e}");
-    let e =
-        Config::load_from(Some("[database]\nurl = \"mysql://x\"\n"), HashMap::new()).unwrap_err();
+    let e = file_error("[database]\nurl = \"mysql://x\"\n");
     assert_eq!(e.key, "database.url");
-    let e = Config::load_from(Some("[swarm]\noxend = \"ftp://x\"\n"), HashMap::new()).unwrap_err();
+    let e = file_error("[swarm]\noxend = \"ftp://x\"\n");
     assert_eq!(e.key, "swarm.oxend");
 }
 
 #[test]
 fn missing_credentials_are_named() {
     let toml = "[[services]]\nname = \"apns\"\nkind = \"apns\"\nkey_file = \"/nonexistent/k.p8\"\nkey_id = \"ABCDEFGHIJ\"\nteam_id = \"ABCDEFGHIJ\"\n";
-    let e = Config::load_from(Some(toml), HashMap::new()).unwrap_err();
+    let e = file_error(toml);
     assert_eq!(e.key, "services[0].key_file");
     let toml = "[[services]]\nname = \"firebase\"\nkind = \"fcm\"\n";
-    let e = Config::load_from(Some(toml), HashMap::new()).unwrap_err();
+    let e = file_error(toml);
     assert_eq!(e.key, "services[0].service_account_file");
     let toml = "[[services]]\nname = \"huawei\"\nkind = \"hms\"\napp_id = \"1\"\n";
-    let e = Config::load_from(Some(toml), HashMap::new()).unwrap_err();
+    let e = file_error(toml);
     assert_eq!(e.key, "services[0].app_secret");
     let toml =
         "[[services]]\nname = \"a\"\nkind = \"log\"\n[[services]]\nname = \"a\"\nkind = \"log\"\n";
-    let e = Config::load_from(Some(toml), HashMap::new()).unwrap_err();
+    let e = file_error(toml);
     assert_eq!(e.key, "services[1].name");
 }
 
 #[test]
 fn error_is_one_line() {
-    let e = Config::load_from(Some("[api]\nlisten = 5\n"), HashMap::new()).unwrap_err();
+    let e = file_error("[api]\nlisten = 5\n");
     assert!(!e.to_string().contains('\n'));
     assert!(e.to_string().contains("api.listen"));
 }
@@ -179,33 +174,29 @@ fn secrets_can_be_files() {
     assert_eq!(hms.app_secret.expose(), "hms-secret");
 }
 
+/// The error of loading the TOML that `toml` writes around the path of a file holding `content`.
+fn error_with_file(content: &str, toml: impl Fn(&std::path::Path) -> String) -> ConfigError {
+    let file = secret_file(content);
+    file_error(&toml(file.path()))
+}
+
 #[test]
 fn a_secret_and_its_file_together_are_refused_without_printing_it() {
-    let token = secret_file("from-the-file\n");
-    let toml = format!(
-        "[admin]\ntoken = \"inline\"\ntoken_file = {:?}\n",
-        token.path()
-    );
-    let e = Config::load_from(Some(&toml), HashMap::new()).unwrap_err();
+    let e = error_with_file("from-the-file\n", |path| {
+        format!("[admin]\ntoken = \"inline\"\ntoken_file = {path:?}\n")
+    });
     assert_eq!(e.key, "admin.token_file");
     assert!(e.reason.contains("not both"), "{e}");
     assert!(!e.to_string().contains("from-the-file"));
     assert!(!e.to_string().contains("inline"));
 
-    let e = Config::load_from(
-        Some("[database]\nurl_file = \"/nonexistent/db-url\"\n"),
-        HashMap::new(),
-    )
-    .unwrap_err();
+    let e = file_error("[database]\nurl_file = \"/nonexistent/db-url\"\n");
     assert_eq!(e.key, "database.url_file");
     assert!(!e.to_string().contains('\n'));
 
-    let empty = secret_file("\n");
-    let toml = format!(
-        "[[services]]\nname = \"h\"\nkind = \"hms\"\napp_id = \"1\"\napp_secret_file = {:?}\n",
-        empty.path()
-    );
-    let e = Config::load_from(Some(&toml), HashMap::new()).unwrap_err();
+    let e = error_with_file("\n", |path| {
+        format!("[[services]]\nname = \"h\"\nkind = \"hms\"\napp_id = \"1\"\napp_secret_file = {path:?}\n")
+    });
     assert_eq!(e.key, "services[0].app_secret_file");
 
     // A file that holds a bad value: the error names the key, not the content.
@@ -276,7 +267,7 @@ fn api_edge_keys_have_defaults_and_are_validated() {
             "api.account_rate_per_minute",
         ),
     ] {
-        let err = Config::load_from(Some(toml), HashMap::new()).unwrap_err();
+        let err = file_error(toml);
         assert_eq!(err.key, key, "{toml}");
     }
 }
@@ -331,7 +322,7 @@ fn cluster_defaults_off_and_needs_postgres() {
     assert!(!c.cluster.enabled);
     assert_eq!(c.cluster.node_id, "");
     assert_eq!(c.cluster.lease_secs, 15);
-    let e = Config::load_from(Some("[cluster]\nenabled = true\n"), HashMap::new()).unwrap_err();
+    let e = file_error("[cluster]\nenabled = true\n");
     assert_eq!(e.key, "cluster.enabled");
     assert!(!e.to_string().contains('\n'), "one line: {e}");
 }
@@ -360,7 +351,7 @@ fn cluster_values_are_checked() {
         ("[cluster]\nnode_id = \"a b\"\n", "cluster.node_id"),
         ("[cluster]\nnode_ids = \"a\"\n", "cluster.node_ids"),
     ] {
-        let e = Config::load_from(Some(&format!("{pg}{section}")), HashMap::new()).unwrap_err();
+        let e = file_error(&format!("{pg}{section}"));
         assert_eq!(e.key, key, "{section}");
     }
 }
@@ -370,16 +361,11 @@ fn index_like_names_are_refused_before_they_reach_the_config_crate() {
     // The config_toml fuzz target's crash: `config` read the quoted key as an array index and
     // grew a vector to it (capacity overflow; smaller numbers: gigabytes).
     let crash = "[\"x[-000086129333770760283033]\"]\n";
-    let e = Config::load_from(Some(crash), HashMap::new()).unwrap_err();
+    let e = file_error(crash);
     assert_eq!(e.key, "x[-000086129333770760283033]");
-    let e =
-        Config::load_from(Some("[api]\n\"listen[99999999]\" = 1\n"), HashMap::new()).unwrap_err();
+    let e = file_error("[api]\n\"listen[99999999]\" = 1\n");
     assert_eq!(e.key, "api.listen[99999999]");
-    let e = Config::load_from(
-        Some("[[services]]\nname = \"a\"\nkind = \"log\"\n\"x\\n[1]\" = 1\n"),
-        HashMap::new(),
-    )
-    .unwrap_err();
+    let e = file_error("[[services]]\nname = \"a\"\nkind = \"log\"\n\"x\\n[1]\" = 1\n");
     assert_eq!(e.key, "services[0].x\\n[1]", "escaped, one line");
     let e = Config::load_from(None, env(&[("SPR_API__LISTEN[70000000]", "x")])).unwrap_err();
     assert_eq!(e.key, "SPR_API__LISTEN[70000000]");

@@ -118,83 +118,19 @@ impl CatchUp {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex;
-
-    use futures::stream::BoxStream;
-
     use super::*;
     use crate::delivery::tests_support::subscription;
-    use crate::store::{StoreError, Upsert};
-    use crate::subscription::{AccountId, DeviceToken, Subscription, SubscriptionKey};
-
-    /// Answers `changed_since` from a list of (row, changed_at); records each `since`.
-    struct Rows {
-        rows: Vec<(Subscription, i64)>,
-        asked: Mutex<Vec<i64>>,
-    }
-
-    #[async_trait::async_trait]
-    impl Store for Rows {
-        async fn upsert(&self, _: &Subscription, _: i64) -> Result<Upsert, StoreError> {
-            unreachable!()
-        }
-        async fn remove(&self, _: &SubscriptionKey) -> Result<bool, StoreError> {
-            unreachable!()
-        }
-        async fn remove_token(
-            &self,
-            _: &str,
-            _: &DeviceToken,
-            _: &[AccountId],
-        ) -> Result<Vec<AccountId>, StoreError> {
-            unreachable!()
-        }
-        async fn delete_expired(&self, _: i64) -> Result<Vec<SubscriptionKey>, StoreError> {
-            unreachable!()
-        }
-        fn live(&self, _: i64) -> BoxStream<'_, Result<Subscription, StoreError>> {
-            unreachable!()
-        }
-        fn changed_since(
-            &self,
-            since: i64,
-            _: i64,
-        ) -> BoxStream<'_, Result<(Subscription, i64), StoreError>> {
-            self.asked.lock().unwrap().push(since);
-            let rows: Vec<_> = self
-                .rows
-                .iter()
-                .filter(|(_, at)| *at >= since)
-                .cloned()
-                .map(Ok)
-                .collect();
-            futures::stream::iter(rows).boxed()
-        }
-        async fn last_change(&self) -> Result<i64, StoreError> {
-            Ok(100)
-        }
-        async fn for_account(
-            &self,
-            _: &AccountId,
-            _: i64,
-        ) -> Result<Vec<Subscription>, StoreError> {
-            unreachable!()
-        }
-        async fn count_by_service(&self, _: i64) -> Result<Vec<(String, u64)>, StoreError> {
-            unreachable!()
-        }
-        async fn ping(&self) -> Result<(), StoreError> {
-            Ok(())
-        }
-    }
+    use crate::store::Upsert;
+    use crate::test_support::FakeStore;
 
     #[tokio::test]
     async fn new_rows_reach_the_index_once_and_the_watermark_moves_with_an_overlap() {
         let own = subscription(1, "apns", "t1", &[0]);
         let imported = subscription(2, "firebase", "t2", &[0, 1]);
-        let store = Arc::new(Rows {
-            rows: vec![(own.clone(), 95), (imported.clone(), 120)],
-            asked: Mutex::new(Vec::new()),
+        let store = Arc::new(FakeStore {
+            changed: vec![(own.clone(), 95), (imported.clone(), 120)],
+            last_change: 100,
+            ..FakeStore::default()
         });
         let index = Arc::new(Index::new());
         // The relay wrote `own` itself and told the index then.

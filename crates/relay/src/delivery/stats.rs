@@ -2,8 +2,12 @@
 //!
 //! Not what `/stats` or `/metrics` serve (those read the process-wide recorder): these are the
 //! totals of one `Delivery` instance, which tests of the delivery harness await and assert on
-//! (the recorder is shared by every test in a process). TODO(operator): replace those waits
-//! with signals from the test notifiers and remove this (issue 11, "Metric names").
+//! (the recorder is shared by every test in a process). Nothing here needs wiring: `/stats`
+//! already reports the same outcomes from the recorder (`admin/stats.rs`: `pushes`,
+//! `notifications`, `dedup_dropped`, `pushes_by_result`, `tokens_removed`). TODO(operator):
+//! give the harness a "dispatcher has taken every notification" signal (the one wait no metric
+//! can replace), assert on the per-service recorder series instead, then remove this and its
+//! `bump`s in `dispatch.rs`/`lane.rs` (issue 11, "Metric names").
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

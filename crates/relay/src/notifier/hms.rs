@@ -5,25 +5,21 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::http::{self, HttpOptions};
-use super::oauth::{self, BearerCache};
-use super::renew::{send_renewing, Answer, Renewable};
-use super::{validate, Notifier, NotifyError, Push, Verdict};
+use super::http::{self, Reply};
+use super::oauth::{self, SendEndpoint};
+use super::renew::{Answer, Renewable};
+use super::{NotifyError, Push, Verdict};
 use crate::config::{HmsConfig, Secret};
-use crate::subscription::DeviceToken;
 
 const DEFAULT_ENDPOINT: &str = "https://push-api.cloud.huawei.com";
 const DEFAULT_TOKEN_ENDPOINT: &str = "https://oauth-login.cloud.huawei.com/oauth2/v2/token";
 
 /// One Huawei service.
 pub struct Hms {
-    service: Arc<str>,
-    client: reqwest::Client,
-    send_url: String,
+    send: SendEndpoint,
     token_url: String,
     app_id: String,
     app_secret: Secret<String>,
-    token: BearerCache,
 }
 
 impl Hms {
@@ -47,21 +43,17 @@ impl Hms {
             &config.token_endpoint,
             DEFAULT_TOKEN_ENDPOINT,
         )?;
-        let client = http::build_client(HttpOptions {
+        let send = SendEndpoint::new(
             service,
-            ca_file: &config.ca_file,
-            timeout: Duration::from_secs(config.request_timeout_secs),
-            http2_only: false,
-            identity: None,
-        })?;
+            format!("{base}/v1/{}/messages:send", config.app_id),
+            &config.ca_file,
+            Duration::from_secs(config.request_timeout_secs),
+        )?;
         Ok(Hms {
-            service: Arc::from(service),
-            client,
-            send_url: format!("{base}/v1/{}/messages:send", config.app_id),
+            send,
             token_url,
             app_id: config.app_id.clone(),
             app_secret: config.app_secret.clone(),
-            token: BearerCache::default(),
         })
     }
 }
@@ -71,7 +63,7 @@ impl Hms {
 #[async_trait]
 impl Renewable for Hms {
     fn service(&self) -> &str {
-        &self.service
+        &self.send.service
     }
 
     async fn attempt(&self, push: &Push) -> (Answer, Option<Arc<str>>) {
@@ -80,26 +72,15 @@ impl Renewable for Hms {
             ("client_id", self.app_id.as_str()),
             ("client_secret", self.app_secret.expose().as_str()),
         ];
-        let exchange = oauth::exchange(&self.client, &self.service, &self.token_url, &form);
-        let token = match self.token.get(crate::clock::unix_now(), exchange).await {
-            Ok(token) => token,
-            Err(verdict) => return (verdict.into(), None),
-        };
-        let request = self
-            .client
-            .post(&self.send_url)
-            .bearer_auth(&token)
-            .header("content-type", "application/json")
-            .body(body(push).to_string());
-        let answer = match http::send(request).await {
-            Ok(r) => verdict(r.status, &r.body, push.token.expose()),
-            Err(verdict) => verdict.into(),
-        };
-        (answer, Some(token))
+        let send = &self.send;
+        let exchange = oauth::exchange(&send.client, &send.service, &self.token_url, &form);
+        let table = |r: &Reply| verdict(r.status, &r.body, push.token.expose());
+        let now = crate::clock::unix_now();
+        send.attempt(now, exchange, &body(push), table).await
     }
 
     async fn renew(&self, rejected: &str) {
-        self.token.renew(rejected).await;
+        self.send.token.renew(rejected).await;
     }
 }
 
@@ -137,10 +118,7 @@ pub(crate) fn verdict(status: u16, body: &[u8], token: &str) -> Answer {
         }
         // The access token expired early: a new one is fetched and the push retried once.
         (_, "80200003") => return Answer::CredentialRejected("OAuthTokenExpired"),
-        (502 | 503, _) => Verdict::Retry {
-            reason: "Unavailable",
-            after: None,
-        },
+        (502 | 503, _) => Verdict::retry("Unavailable", None),
         _ => Verdict::drop_alert("other"),
     };
     Answer::Verdict(verdict)
@@ -156,25 +134,10 @@ fn lists_illegal(msg: &str, token: &str) -> bool {
     serde_json::from_str::<Partial>(msg).is_ok_and(|p| p.illegal_tokens.iter().any(|t| t == token))
 }
 
-#[async_trait]
-impl Notifier for Hms {
-    fn kind(&self) -> &'static str {
-        "hms"
-    }
-
-    fn validate(&self, token: &str) -> Result<DeviceToken, String> {
-        validate::non_empty(&self.service, token)
-    }
-
-    async fn send(&self, push: &Push) -> Verdict {
-        // PROTOCOL §11.3: 80200003 → new access token, retry once, then drop.
-        send_renewing(self, push).await
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::subscription::DeviceToken;
 
     const TOKEN: &str = "hms-token-0123456789abcdef0123456789";
 

@@ -170,10 +170,7 @@ pub(crate) fn transport_verdict(error: &reqwest::Error) -> Verdict {
     } else {
         "connection"
     };
-    Verdict::Retry {
-        reason,
-        after: None,
-    }
+    Verdict::retry(reason, None)
 }
 
 #[cfg(test)]

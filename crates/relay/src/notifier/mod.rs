@@ -4,10 +4,10 @@
 //! **Owns:** PROTOCOL §11 (provider requests and verdicts) and §12 (token validation).
 //! **Must not:** decide what to delete: it returns verdicts, `delivery` acts on them.
 //!
-//! [`build_services`] turns the `[[services]]` tables into [`Services`] at startup; each
-//! provider (`apns/`, `fcm/`, `hms.rs`) builds its pooled HTTP/2 client in `http.rs` and, for
-//! OAuth providers, caches its access token in `oauth.rs`. `delivery` calls only
-//! [`Notifier::send`] and acts on the [`Verdict`].
+//! [`build_services`] turns the `[[services]]` tables into [`Services`] at startup, one
+//! [`Provider`] (`provider.rs`) per HTTP service; each provider (`apns/`, `fcm/`, `hms.rs`)
+//! builds its pooled HTTP/2 client in `http.rs` and, for OAuth providers, caches its access
+//! token in `oauth.rs`. `delivery` calls only [`Notifier::send`] and acts on the [`Verdict`].
 
 mod apns;
 mod error;
@@ -16,6 +16,7 @@ mod halt;
 mod hms;
 mod http;
 mod oauth;
+mod provider;
 mod registry;
 mod renew;
 
@@ -35,6 +36,7 @@ pub use apns::Apns;
 pub use error::NotifyError;
 pub use fcm::Fcm;
 pub use hms::Hms;
+pub use provider::Provider;
 pub use registry::build_services;
 
 /// A configured push service: validates tokens for `/subscribe` and sends pushes.
@@ -131,6 +133,11 @@ impl Verdict {
             reason,
             config_reason,
         }
+    }
+
+    /// Try again later, not before `after` when the provider said so.
+    pub fn retry(reason: &'static str, after: Option<std::time::Duration>) -> Self {
+        Verdict::Retry { reason, after }
     }
 
     /// Give up on this push without deleting anything, and alert the operator.

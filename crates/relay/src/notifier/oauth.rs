@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use tokio::sync::Mutex;
 
-use super::{http, Verdict};
+use super::renew::{ask, Answer};
+use super::{http, NotifyError, Verdict};
 use crate::admin::metrics as names;
 
 /// A token is renewed this long before `expires_in` runs out.
@@ -78,10 +79,10 @@ pub(crate) async fn exchange(
         .map_err(|e| retry("oauth_unreachable", &e))?;
     let status = response.status();
     if status.is_server_error() || status.as_u16() == 429 {
-        return Err(Verdict::Retry {
-            reason: "oauth_unavailable",
-            after: http::retry_after(response.headers()),
-        });
+        return Err(Verdict::retry(
+            "oauth_unavailable",
+            http::retry_after(response.headers()),
+        ));
     }
     let bytes = response
         .bytes()
@@ -95,10 +96,7 @@ pub(crate) async fn exchange(
                 status = status.as_u16(),
                 "token endpoint refused the credentials"
             );
-            return Err(Verdict::Drop {
-                reason: "oauth_refused",
-                alert: true,
-            });
+            return Err(Verdict::drop_alert("oauth_refused"));
         }
     };
     let expires_at = crate::clock::unix_now()
@@ -113,9 +111,69 @@ pub(crate) async fn exchange(
 
 fn retry(reason: &'static str, error: &reqwest::Error) -> Verdict {
     tracing::warn!(error = %error, "token endpoint unreachable");
-    Verdict::Retry {
-        reason,
-        after: None,
+    Verdict::retry(reason, None)
+}
+
+/// What FCM and HMS share: the service's client, its `messages:send` URL and the cached
+/// access token that every send carries (PROTOCOL §11.2, §11.3).
+pub(crate) struct SendEndpoint {
+    /// Service name, for logs and metrics.
+    pub service: Arc<str>,
+    /// The service's pooled client (also used for the token exchange).
+    pub client: reqwest::Client,
+    /// `…/messages:send`.
+    pub url: String,
+    /// The current access token.
+    pub token: BearerCache,
+}
+
+impl SendEndpoint {
+    /// The endpoint at `url`, with a client that trusts `ca_file` too, gives up after
+    /// `timeout`, and lets ALPN pick HTTP/2 or HTTP/1.1.
+    pub(crate) fn new(
+        service: &str,
+        url: String,
+        ca_file: &std::path::Path,
+        timeout: std::time::Duration,
+    ) -> Result<Self, NotifyError> {
+        let client = http::build_client(http::HttpOptions {
+            service,
+            ca_file,
+            timeout,
+            http2_only: false,
+            identity: None,
+        })?;
+        Ok(SendEndpoint {
+            service: Arc::from(service),
+            client,
+            url,
+            token: BearerCache::default(),
+        })
+    }
+
+    /// One `messages:send` of the JSON `body` under the cached token (from `exchange` when
+    /// none is fresh at `now`), classified by `table`; and the token it carried.
+    pub(crate) async fn attempt<F>(
+        &self,
+        now: i64,
+        exchange: F,
+        body: &serde_json::Value,
+        table: impl FnOnce(&http::Reply) -> Answer,
+    ) -> (Answer, Option<Arc<str>>)
+    where
+        F: std::future::Future<Output = Result<Bearer, Verdict>>,
+    {
+        let token = match self.token.get(now, exchange).await {
+            Ok(token) => token,
+            Err(verdict) => return (verdict.into(), None),
+        };
+        let request = self
+            .client
+            .post(&self.url)
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        (ask(request, table).await, Some(token))
     }
 }
 
@@ -170,12 +228,7 @@ mod tests {
     async fn a_failed_exchange_is_not_cached() {
         let cache = BearerCache::default();
         let failed = cache
-            .get(0, async {
-                Err(Verdict::Retry {
-                    reason: "oauth_unreachable",
-                    after: None,
-                })
-            })
+            .get(0, async { Err(Verdict::retry("oauth_unreachable", None)) })
             .await;
         assert!(failed.is_err());
         let ok = cache.get(1, async { Ok(bearer("a", 3600)) }).await;

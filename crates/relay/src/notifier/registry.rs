@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use super::{Apns, Fcm, Hms, LogNotifier, NotifyError, Services};
+use super::{Apns, Fcm, Hms, LogNotifier, Notifier, NotifyError, Provider, Services};
 use crate::config::ServiceConfig;
 use crate::subscription::{DeviceToken, ServiceCatalog};
 
@@ -11,12 +11,13 @@ use crate::subscription::{DeviceToken, ServiceCatalog};
 pub async fn build_services(configs: &[ServiceConfig]) -> Result<Services, NotifyError> {
     let mut services = Services::new();
     for config in configs {
-        match config {
-            ServiceConfig::Apns(c) => services.insert(&c.name, Arc::new(Apns::new(c)?)),
-            ServiceConfig::Fcm(c) => services.insert(&c.name, Arc::new(Fcm::new(c)?)),
-            ServiceConfig::Hms(c) => services.insert(&c.name, Arc::new(Hms::new(c)?)),
-            ServiceConfig::Log(c) => services.insert(&c.name, Arc::new(LogNotifier::new(&c.name))),
-        }
+        let notifier: Arc<dyn Notifier> = match config {
+            ServiceConfig::Apns(c) => Arc::new(Provider::Apns(Apns::new(c)?)),
+            ServiceConfig::Fcm(c) => Arc::new(Provider::Fcm(Fcm::new(c)?)),
+            ServiceConfig::Hms(c) => Arc::new(Provider::Hms(Hms::new(c)?)),
+            ServiceConfig::Log(c) => Arc::new(LogNotifier::new(&c.name)),
+        };
+        services.insert(config.name(), notifier);
     }
     Ok(services)
 }

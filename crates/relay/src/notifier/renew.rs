@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::{Push, Verdict};
+use super::{http, Push, Verdict};
 
 /// What one request produced: a final verdict, or the provider refusing our credential.
 #[derive(Clone, Debug, PartialEq)]
@@ -35,6 +35,18 @@ impl Answer {
 impl From<Verdict> for Answer {
     fn from(verdict: Verdict) -> Self {
         Answer::Verdict(verdict)
+    }
+}
+
+/// Sends one request and classifies the provider's answer by `table`; a request that got no
+/// answer at all is a retry verdict (`http::send`).
+pub(crate) async fn ask(
+    request: reqwest::RequestBuilder,
+    table: impl FnOnce(&http::Reply) -> Answer,
+) -> Answer {
+    match http::send(request).await {
+        Ok(reply) => table(&reply),
+        Err(verdict) => verdict.into(),
     }
 }
 
@@ -166,10 +178,7 @@ mod tests {
 
     #[tokio::test]
     async fn other_verdicts_pass_through_untouched() {
-        let retry = Verdict::Retry {
-            reason: "x",
-            after: None,
-        };
+        let retry = Verdict::retry("x", None);
         let p = Scripted::new(Some("c"), vec![retry.clone().into()]);
         assert_eq!(send_renewing(&p, &push()).await, retry);
         assert!(p.renewed.lock().unwrap().is_empty());

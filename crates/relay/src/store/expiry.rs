@@ -47,68 +47,18 @@ pub async fn run_expiry(
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    use async_trait::async_trait;
-    use futures::stream::BoxStream;
     use tokio::sync::mpsc;
 
     use super::*;
     use crate::store::{StoreError, Upsert};
     use crate::subscription::{AccountId, DeviceToken, Subscription, SubscriptionKey};
-
-    /// Fails its first `delete_expired`, then returns one key per call; nothing else is used.
-    struct FlakyStore {
-        calls: AtomicUsize,
-        seen_now: mpsc::Sender<i64>,
-    }
+    use crate::test_support::FakeStore;
 
     fn key() -> SubscriptionKey {
         SubscriptionKey {
             account: AccountId([5; 33]),
             service: "apns".into(),
             token: DeviceToken::new("ab".repeat(32)),
-        }
-    }
-
-    #[async_trait]
-    impl Store for FlakyStore {
-        async fn upsert(&self, _: &Subscription, _: i64) -> Result<Upsert, StoreError> {
-            unreachable!()
-        }
-        async fn remove(&self, _: &SubscriptionKey) -> Result<bool, StoreError> {
-            unreachable!()
-        }
-        async fn remove_token(
-            &self,
-            _: &str,
-            _: &DeviceToken,
-            _: &[AccountId],
-        ) -> Result<Vec<AccountId>, StoreError> {
-            unreachable!()
-        }
-        async fn delete_expired(&self, now: i64) -> Result<Vec<SubscriptionKey>, StoreError> {
-            self.seen_now.send(now).await.unwrap();
-            match self.calls.fetch_add(1, Ordering::SeqCst) {
-                0 => Err(StoreError::Corrupt("first call fails")),
-                _ => Ok(vec![key()]),
-            }
-        }
-        fn live(&self, _: i64) -> BoxStream<'_, Result<Subscription, StoreError>> {
-            unreachable!()
-        }
-        async fn for_account(
-            &self,
-            _: &AccountId,
-            _: i64,
-        ) -> Result<Vec<Subscription>, StoreError> {
-            unreachable!()
-        }
-        async fn count_by_service(&self, _: i64) -> Result<Vec<(String, u64)>, StoreError> {
-            unreachable!()
-        }
-        async fn ping(&self) -> Result<(), StoreError> {
-            unreachable!()
         }
     }
 
@@ -125,9 +75,14 @@ mod tests {
     async fn retries_after_a_failure_and_reports_each_removed_key() {
         let (now_tx, mut now_rx) = mpsc::channel(8);
         let (removed_tx, mut removed_rx) = mpsc::channel(8);
-        let store = Arc::new(FlakyStore {
-            calls: AtomicUsize::new(0),
-            seen_now: now_tx,
+        // Fails its first `delete_expired`, then returns one key per call.
+        let store = Arc::new(FakeStore {
+            expiry_now: Some(now_tx),
+            expired: |call| match call {
+                0 => Err(StoreError::Corrupt("first call fails")),
+                _ => Ok(vec![key()]),
+            },
+            ..FakeStore::default()
         });
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(run_expiry(

@@ -7,7 +7,7 @@ macro_rules! sql_store {
     ($store:ty) => {
         // A const block scopes the trait imports the method calls need.
         const _: () = {
-            use futures::stream::{BoxStream, StreamExt as _, TryStreamExt as _};
+            use futures::stream::BoxStream;
             use sqlx::Row as _;
 
             use $crate::store::row::{self, ChangedRow, KeyRow, SubscriptionRow, UpsertArgs};
@@ -93,12 +93,10 @@ macro_rules! sql_store {
 
                 #[tracing::instrument(skip_all)]
                 fn live(&self, now: i64) -> BoxStream<'_, Result<Subscription, StoreError>> {
-                    sqlx::query_as::<_, SubscriptionRow>(sql::LIVE)
+                    let rows = sqlx::query_as::<_, SubscriptionRow>(sql::LIVE)
                         .bind(row::live_cutoff(now))
-                        .fetch(&self.pool)
-                        .map_err(StoreError::from)
-                        .and_then(|r| futures::future::ready(r.decode(&self.sealer)))
-                        .boxed()
+                        .fetch(&self.pool);
+                    row::decoded(rows, |r| r.decode(&self.sealer))
                 }
 
                 #[tracing::instrument(skip_all)]
@@ -107,13 +105,11 @@ macro_rules! sql_store {
                     since: i64,
                     now: i64,
                 ) -> BoxStream<'_, Result<(Subscription, i64), StoreError>> {
-                    sqlx::query_as::<_, ChangedRow>(sql::CHANGED_SINCE)
+                    let rows = sqlx::query_as::<_, ChangedRow>(sql::CHANGED_SINCE)
                         .bind(since)
                         .bind(row::live_cutoff(now))
-                        .fetch(&self.pool)
-                        .map_err(StoreError::from)
-                        .and_then(|r| futures::future::ready(r.decode(&self.sealer)))
-                        .boxed()
+                        .fetch(&self.pool);
+                    row::decoded(rows, |r| r.decode(&self.sealer))
                 }
 
                 #[tracing::instrument(skip_all)]

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use futures::stream::{BoxStream, StreamExt as _, TryStreamExt as _};
 use sqlx::{Database, Encode, Type};
 
 use super::sql::{OUTCOME_ADDED, OUTCOME_MONITOR_CHANGED, OUTCOME_RENEWED};
@@ -11,6 +12,20 @@ use super::{Sealer, StoreError, Upsert};
 use crate::subscription::{
     AccountId, DeviceToken, EncKey, Signature, SubaccountAuth, Subscription, SubscriptionKey,
 };
+
+/// Streams `rows` through `decode`, database errors as [`StoreError`]s (the streaming reads).
+pub(super) fn decoded<'a, R, T>(
+    rows: BoxStream<'a, Result<R, sqlx::Error>>,
+    decode: impl Fn(R) -> Result<T, StoreError> + Send + 'a,
+) -> BoxStream<'a, Result<T, StoreError>>
+where
+    R: Send + 'a,
+    T: Send + 'a,
+{
+    rows.map_err(StoreError::from)
+        .and_then(move |row| futures::future::ready(decode(row)))
+        .boxed()
+}
 
 /// A subscription as stored (the columns of `sql::columns!`).
 #[derive(sqlx::FromRow)]

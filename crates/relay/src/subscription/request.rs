@@ -11,15 +11,21 @@ use super::{
     SubscriptionError, SubscriptionKey,
 };
 
-/// The fields both endpoints share, decoded (step 1).
+/// What both endpoints share once steps 1–3 passed: the signer and the configured service.
 struct Common<'a> {
+    signer: Signer,
+    service: Arc<str>,
+    service_info: &'a Value,
+}
+
+/// Who signed an element, with the account key that checks the signature (step 2 of §2.4).
+struct Signer {
     account: AccountId,
     session_ed25519: Option<[u8; 32]>,
+    key: [u8; 32],
     subaccount: Option<SubaccountAuth>,
     signature: Signature,
     sig_ts: i64,
-    service: &'a str,
-    service_info: &'a Value,
 }
 
 /// Parses and verifies one `/subscribe` element (steps 1–6 of §2.4) at unix time `now`.
@@ -29,38 +35,17 @@ pub fn parse_subscribe(
     services: &dyn ServiceCatalog,
 ) -> Result<Subscription, SubscriptionError> {
     let fields = Fields::of(element)?;
-    let common = common(&fields)?;
-    let account_key = verify::account_key(&common.account, common.session_ed25519.as_ref())?;
-    let service = service(services, common.service)?;
+    let common = common(&fields, services)?;
     // Step 4S, in the order of the §2.3 table.
     let namespaces = fields.namespaces("namespaces")?;
     let want_data = fields.boolean("data")?;
     let enc_key = EncKey(fields.bytes::<32>("enc_key")?);
-    // Step 5S.
-    check_namespaces(&namespaces)?;
-    verify::subscribe_window(common.sig_ts, now)?;
-    let message = verify::monitor_message(&common.account, common.sig_ts, want_data, &namespaces);
-    verify::verify_signature(
-        &common.account,
-        &account_key,
-        common.subaccount.as_ref(),
-        message.as_bytes(),
-        &common.signature,
-    )?;
+    common.signer.check_monitor(want_data, &namespaces, now)?;
     // Step 6.
-    let token = token(common.service_info, services, &service)?;
-    Ok(Subscription {
-        account: common.account,
-        session_ed25519: common.session_ed25519,
-        subaccount: common.subaccount,
-        signature: common.signature,
-        sig_ts: common.sig_ts,
-        namespaces,
-        want_data,
-        service,
-        token,
-        enc_key,
-    })
+    let token = token(common.service_info, services, &common.service)?;
+    Ok(common
+        .signer
+        .subscription(namespaces, want_data, common.service, token, enc_key))
 }
 
 /// A subscription as another server stored it (the upstream server's rows, import-spns): the
@@ -98,46 +83,23 @@ pub fn verify_stored(
     now: i64,
     services: &dyn ServiceCatalog,
 ) -> Result<Subscription, SubscriptionError> {
-    let session_ed25519 = match stored.account.prefix() {
-        0x05 => Some(
-            stored
-                .session_ed25519
-                .ok_or_else(|| SubscriptionError::missing("session_ed25519"))?,
-        ),
-        _ => None,
-    };
-    let account_key = verify::account_key(&stored.account, session_ed25519.as_ref())?;
-    let service = service(services, stored.service)?;
-    check_namespaces(&stored.namespaces)?;
-    verify::subscribe_window(stored.sig_ts, now)?;
-    let message = verify::monitor_message(
-        &stored.account,
+    let signer = Signer::new(
+        stored.account,
+        stored.session_ed25519,
+        stored.subaccount,
+        stored.signature,
         stored.sig_ts,
-        stored.want_data,
-        &stored.namespaces,
-    );
-    verify::verify_signature(
-        &stored.account,
-        &account_key,
-        stored.subaccount.as_ref(),
-        message.as_bytes(),
-        &stored.signature,
     )?;
-    let token = services
-        .validate_token(&service, stored.token)
-        .map_err(|message| SubscriptionError::new(Code::Error, message))?;
-    Ok(Subscription {
-        account: stored.account,
-        session_ed25519,
-        subaccount: stored.subaccount,
-        signature: stored.signature,
-        sig_ts: stored.sig_ts,
-        namespaces: stored.namespaces,
-        want_data: stored.want_data,
+    let service = service(services, stored.service)?;
+    signer.check_monitor(stored.want_data, &stored.namespaces, now)?;
+    let token = validate_token(services, &service, stored.token)?;
+    Ok(signer.subscription(
+        stored.namespaces,
+        stored.want_data,
         service,
         token,
-        enc_key: stored.enc_key,
-    })
+        stored.enc_key,
+    ))
 }
 
 /// Parses and verifies one `/unsubscribe` element (steps 1–3, 6, 7U of §2.4) at `now`.
@@ -147,28 +109,21 @@ pub fn parse_unsubscribe(
     services: &dyn ServiceCatalog,
 ) -> Result<SubscriptionKey, SubscriptionError> {
     let fields = Fields::of(element)?;
-    let common = common(&fields)?;
-    let account_key = verify::account_key(&common.account, common.session_ed25519.as_ref())?;
-    let service = service(services, common.service)?;
-    let token = token(common.service_info, services, &service)?;
-    verify::unsubscribe_window(common.sig_ts, now)?;
-    let message = verify::unsubscribe_message(&common.account, common.sig_ts);
-    verify::verify_signature(
-        &common.account,
-        &account_key,
-        common.subaccount.as_ref(),
-        message.as_bytes(),
-        &common.signature,
-    )?;
+    let common = common(&fields, services)?;
+    let token = token(common.service_info, services, &common.service)?;
+    common.signer.check_unsubscribe(now)?;
     Ok(SubscriptionKey {
-        account: common.account,
-        service,
+        account: common.signer.account,
+        service: common.service,
         token,
     })
 }
 
-/// Step 1: the common fields in the order of the §2.3 table.
-fn common<'a>(fields: &Fields<'a>) -> Result<Common<'a>, SubscriptionError> {
+/// Steps 1–3: the common fields in the order of the §2.3 table, the account key, the service.
+fn common<'a>(
+    fields: &Fields<'a>,
+    services: &dyn ServiceCatalog,
+) -> Result<Common<'a>, SubscriptionError> {
     let account = AccountId(fields.bytes::<33>("pubkey")?);
     // §2.3: ignored entirely (any value, null included) unless the account is a Session ID.
     let session_ed25519 = match account.prefix() {
@@ -187,15 +142,94 @@ fn common<'a>(fields: &Fields<'a>) -> Result<Common<'a>, SubscriptionError> {
             })
         }
     };
+    let signature = Signature(fields.bytes::<64>("signature")?);
+    let sig_ts = fields.integer("sig_ts")?;
+    let service = fields.string("service")?;
+    let service_info = fields.required("service_info")?;
+    let signer = Signer::new(account, session_ed25519, subaccount, signature, sig_ts)?;
     Ok(Common {
-        account,
-        session_ed25519,
-        subaccount,
-        signature: Signature(fields.bytes::<64>("signature")?),
-        sig_ts: fields.integer("sig_ts")?,
-        service: fields.string("service")?,
-        service_info: fields.required("service_info")?,
+        signer,
+        service: self::service(services, service)?,
+        service_info,
     })
+}
+
+// === impl Signer ===
+
+impl Signer {
+    /// Step 2: the account key; `session_ed25519` counts for Session IDs (05) only (§2.3),
+    /// which must have it.
+    fn new(
+        account: AccountId,
+        session_ed25519: Option<[u8; 32]>,
+        subaccount: Option<SubaccountAuth>,
+        signature: Signature,
+        sig_ts: i64,
+    ) -> Result<Self, SubscriptionError> {
+        let session_ed25519 = session_ed25519.filter(|_| account.prefix() == 0x05);
+        let key = verify::account_key(&account, session_ed25519.as_ref())?;
+        Ok(Signer {
+            account,
+            session_ed25519,
+            key,
+            subaccount,
+            signature,
+            sig_ts,
+        })
+    }
+
+    /// Step 5S: the namespaces, the subscribe window and the MONITOR signature over them.
+    fn check_monitor(
+        &self,
+        want_data: bool,
+        namespaces: &[i16],
+        now: i64,
+    ) -> Result<(), SubscriptionError> {
+        check_namespaces(namespaces)?;
+        verify::subscribe_window(self.sig_ts, now)?;
+        let message = verify::monitor_message(&self.account, self.sig_ts, want_data, namespaces);
+        self.verify(message.as_bytes())
+    }
+
+    /// Step 7U: the unsubscribe window and the UNSUBSCRIBE signature.
+    fn check_unsubscribe(&self, now: i64) -> Result<(), SubscriptionError> {
+        verify::unsubscribe_window(self.sig_ts, now)?;
+        self.verify(verify::unsubscribe_message(&self.account, self.sig_ts).as_bytes())
+    }
+
+    /// The signature over `message`, by the account or through its subaccount (§3.4).
+    fn verify(&self, message: &[u8]) -> Result<(), SubscriptionError> {
+        verify::verify_signature(
+            &self.account,
+            &self.key,
+            self.subaccount.as_ref(),
+            message,
+            &self.signature,
+        )
+    }
+
+    /// The verified subscription of this signer and the rest of its fields.
+    fn subscription(
+        self,
+        namespaces: Vec<i16>,
+        want_data: bool,
+        service: Arc<str>,
+        token: DeviceToken,
+        enc_key: EncKey,
+    ) -> Subscription {
+        Subscription {
+            account: self.account,
+            session_ed25519: self.session_ed25519,
+            subaccount: self.subaccount,
+            signature: self.signature,
+            sig_ts: self.sig_ts,
+            namespaces,
+            want_data,
+            service,
+            token,
+            enc_key,
+        }
+    }
 }
 
 /// Longest `service` accepted; no configured name is longer, and the name is echoed in the
@@ -252,6 +286,15 @@ fn token(
         .ok_or_else(|| {
             SubscriptionError::new(Code::BadInput, "Error: missing required key 'token'")
         })?;
+    validate_token(services, service, token)
+}
+
+/// The token by its service's rule (§12); a refusal is code 4 with the rule's message.
+fn validate_token(
+    services: &dyn ServiceCatalog,
+    service: &str,
+    token: &str,
+) -> Result<DeviceToken, SubscriptionError> {
     services
         .validate_token(service, token)
         .map_err(|message| SubscriptionError::new(Code::Error, message))

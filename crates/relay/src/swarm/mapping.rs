@@ -40,11 +40,7 @@ mod tests {
     use super::*;
 
     fn vectors() -> serde_json::Value {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../tests/vectors/swarm.json"
-        );
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+        crate::test_support::vectors("swarm.json")
     }
 
     fn account(hex_id: &serde_json::Value) -> AccountId {

@@ -278,45 +278,29 @@ mod tests {
         hex::decode(v.as_str().unwrap()).unwrap()
     }
 
-    #[test]
-    fn session_account_dict_matches_the_vector() {
-        let v = vectors();
-        let dict = MonitorEntry::from_subscription(&session_sub(&v))
-            .encode()
-            .unwrap();
-        assert_eq!(
-            dict,
-            hex_of(&v["signatures"]["account_05"]["monitor_messages_dict"])
-        );
-        assert!(dict.starts_with(b"d1:P32:"));
+    /// The monitor dict of `sub`, as sent in a `monitor.messages` request.
+    fn dict(sub: &Subscription) -> Vec<u8> {
+        MonitorEntry::from_subscription(sub).encode().unwrap()
     }
 
     #[test]
-    fn group_subaccount_dict_matches_the_vector() {
+    fn the_dicts_and_their_batch_match_the_vectors() {
         let v = vectors();
-        let dict = MonitorEntry::from_subscription(&group_sub(&v))
-            .encode()
-            .unwrap();
+        let signatures = &v["signatures"];
+        let session = dict(&session_sub(&v));
         assert_eq!(
-            dict,
-            hex_of(&v["signatures"]["account_03_subaccount"]["monitor_messages_dict"])
+            session,
+            hex_of(&signatures["account_05"]["monitor_messages_dict"])
         );
-    }
-
-    #[test]
-    fn batch_body_matches_the_vector() {
-        let v = vectors();
-        let dicts = [
-            MonitorEntry::from_subscription(&session_sub(&v))
-                .encode()
-                .unwrap(),
-            MonitorEntry::from_subscription(&group_sub(&v))
-                .encode()
-                .unwrap(),
-        ];
+        assert!(session.starts_with(b"d1:P32:"));
+        let group = dict(&group_sub(&v));
         assert_eq!(
-            encode_list(&dicts),
-            hex_of(&v["signatures"]["monitor_messages_batch"]["body"])
+            group,
+            hex_of(&signatures["account_03_subaccount"]["monitor_messages_dict"])
+        );
+        assert_eq!(
+            encode_list(&[session, group]),
+            hex_of(&signatures["monitor_messages_batch"]["body"])
         );
     }
 
@@ -331,20 +315,16 @@ mod tests {
         expected.extend_from_slice(b"1:nli0ee1:s64:");
         expected.extend_from_slice(&s.signature.0);
         expected.extend_from_slice(b"1:ti1700000000ee");
-        assert_eq!(
-            MonitorEntry::from_subscription(&s).encode().unwrap(),
-            expected
-        );
+        assert_eq!(dict(&s), expected);
 
         let mut g = group_sub(&v);
         g.subaccount = None;
-        let dict = MonitorEntry::from_subscription(&g).encode().unwrap();
         let mut expected = b"d1:di1e1:nli-11ei11ei12ei13ei14ee1:p33:".to_vec();
         expected.extend_from_slice(g.account.as_bytes());
         expected.extend_from_slice(b"1:s64:");
         expected.extend_from_slice(&g.signature.0);
         expected.extend_from_slice(b"1:ti1700000000ee");
-        assert_eq!(dict, expected);
+        assert_eq!(dict(&g), expected);
     }
 
     #[test]

@@ -9,11 +9,7 @@ use crate::crypto::KeyPair;
 
 /// `onion.json`, copied byte for byte from `spec/vectors/`.
 pub(crate) fn vectors() -> Value {
-    serde_json::from_str(include_str!(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tests/vectors/onion.json"
-    )))
-    .unwrap()
+    crate::test_support::vectors("onion.json")
 }
 
 /// A 32-byte value from a hex string in the vectors.

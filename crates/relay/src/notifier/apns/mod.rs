@@ -11,11 +11,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::http::{self, HttpOptions};
-use super::renew::{send_renewing, Answer, Renewable};
-use super::{validate, Notifier, NotifyError, Push, Verdict};
+use super::renew::{ask, Answer, Renewable};
+use super::{NotifyError, Push, Verdict};
 use crate::admin::metrics as names;
 use crate::config::ApnsConfig;
-use crate::subscription::DeviceToken;
 
 pub(crate) use jwt::JwtSigner;
 pub(crate) use verdict::verdict;
@@ -102,10 +101,8 @@ impl Renewable for Apns {
                 return (Verdict::drop_alert("jwt_signing").into(), None);
             }
         };
-        let answer = match http::send(self.request(push, now, jwt.as_deref())).await {
-            Ok(r) => verdict(r.status, &r.body, r.retry_after),
-            Err(verdict) => verdict.into(),
-        };
+        let request = self.request(push, now, jwt.as_deref());
+        let answer = ask(request, |r| verdict(r.status, &r.body, r.retry_after)).await;
         (answer, jwt)
     }
 
@@ -183,22 +180,6 @@ fn body(enc_payload: &str) -> serde_json::Value {
         "spns": 1,
         "enc_payload": enc_payload,
     })
-}
-
-#[async_trait]
-impl Notifier for Apns {
-    fn kind(&self) -> &'static str {
-        "apns"
-    }
-
-    fn validate(&self, token: &str) -> Result<DeviceToken, String> {
-        validate::apns(&self.service, token)
-    }
-
-    async fn send(&self, push: &Push) -> Verdict {
-        // PROTOCOL §11.1: a rejected provider token → new JWT, retry once, then drop.
-        send_renewing(self, push).await
-    }
 }
 
 #[cfg(test)]

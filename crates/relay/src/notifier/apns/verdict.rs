@@ -64,20 +64,12 @@ pub(crate) fn verdict(status: u16, body: &[u8], retry_after: Option<Duration>) -
             false,
         ),
         (403, r) if PROVIDER_TOKEN_REASONS.contains(&r) => return Answer::CredentialRejected(r),
-        (429, _) => Verdict::Retry {
-            reason: "TooManyRequests",
-            after: Some(
-                retry_after.map_or(TOO_MANY_REQUESTS_DELAY, |d| d.max(TOO_MANY_REQUESTS_DELAY)),
-            ),
-        },
-        (500..=599, _) => Verdict::Retry {
-            reason: if reason == "other" {
-                "InternalServerError"
-            } else {
-                reason
-            },
-            after: retry_after,
-        },
+        (429, _) => Verdict::retry(
+            "TooManyRequests",
+            Some(retry_after.map_or(TOO_MANY_REQUESTS_DELAY, |d| d.max(TOO_MANY_REQUESTS_DELAY))),
+        ),
+        (500..=599, "other") => Verdict::retry("InternalServerError", retry_after),
+        (500..=599, _) => Verdict::retry(reason, retry_after),
         // 413 PayloadTooLarge, other 400/403/404/405 reasons (BadTopic, TopicDisallowed, …).
         _ => Verdict::drop_alert(reason),
     };

@@ -10,12 +10,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::halt::Halt;
-use super::http::{self, HttpOptions};
-use super::oauth::{self, BearerCache};
+use super::http::{self, Reply};
+use super::oauth::{self, Bearer, SendEndpoint};
 use super::renew::{send_renewing, Answer, Renewable};
-use super::{validate, Notifier, NotifyError, Push, Verdict};
+use super::{NotifyError, Push, Verdict};
 use crate::config::{FcmConfig, FcmPriority};
-use crate::subscription::DeviceToken;
 
 pub(crate) use account::ServiceAccount;
 pub(crate) use verdict::{verdict, SENDER_ID_MISMATCH};
@@ -26,12 +25,9 @@ const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
 /// One FCM service.
 pub struct Fcm {
-    service: Arc<str>,
-    client: reqwest::Client,
-    send_url: String,
+    send: SendEndpoint,
     account: ServiceAccount,
     priority: FcmPriority,
-    token: BearerCache,
     /// Stopped after `SENDER_ID_MISMATCH` (wrong project).
     halt: Halt,
 }
@@ -67,36 +63,32 @@ impl Fcm {
             });
         }
         let base = http::base_url(service, "endpoint", &config.endpoint, DEFAULT_ENDPOINT)?;
-        let client = http::build_client(HttpOptions {
+        let send = SendEndpoint::new(
             service,
-            ca_file: &config.ca_file,
-            timeout: Duration::from_secs(config.request_timeout_secs),
-            http2_only: false,
-            identity: None,
-        })?;
+            format!("{base}/v1/projects/{project}/messages:send"),
+            &config.ca_file,
+            Duration::from_secs(config.request_timeout_secs),
+        )?;
         Ok(Fcm {
-            service: Arc::from(service),
-            client,
-            send_url: format!("{base}/v1/projects/{project}/messages:send"),
+            send,
             account,
             priority: config.priority,
-            token: BearerCache::default(),
             halt: Halt::new(service),
         })
     }
 
-    async fn access_token(&self) -> Result<Arc<str>, Verdict> {
-        let now = crate::clock::unix_now();
-        self.token
-            .get(now, async {
-                let assertion = self.account.assertion(now).map_err(|e| {
-                    tracing::error!(service = %self.service, error = %e, "cannot sign the OAuth assertion");
-                    Verdict::drop_alert("jwt_signing")
-                })?;
-                let form = [("grant_type", GRANT_TYPE), ("assertion", assertion.as_str())];
-                oauth::exchange(&self.client, &self.service, &self.account.token_uri, &form).await
-            })
-            .await
+    /// A new access token for a signed assertion (the JWT bearer grant).
+    async fn exchange(&self, now: i64) -> Result<Bearer, Verdict> {
+        let send = &self.send;
+        let assertion = self.account.assertion(now).map_err(|e| {
+            tracing::error!(service = %send.service, error = %e, "cannot sign the OAuth assertion");
+            Verdict::drop_alert("jwt_signing")
+        })?;
+        let form = [
+            ("grant_type", GRANT_TYPE),
+            ("assertion", assertion.as_str()),
+        ];
+        oauth::exchange(&send.client, &send.service, &self.account.token_uri, &form).await
     }
 }
 
@@ -105,29 +97,20 @@ impl Fcm {
 #[async_trait]
 impl Renewable for Fcm {
     fn service(&self) -> &str {
-        &self.service
+        &self.send.service
     }
 
     async fn attempt(&self, push: &Push) -> (Answer, Option<Arc<str>>) {
-        let token = match self.access_token().await {
-            Ok(token) => token,
-            Err(verdict) => return (verdict.into(), None),
-        };
-        let request = self
-            .client
-            .post(&self.send_url)
-            .bearer_auth(&token)
-            .header("content-type", "application/json")
-            .body(body(push, self.priority).to_string());
-        let answer = match http::send(request).await {
-            Ok(r) => verdict(r.status, &r.body, r.retry_after),
-            Err(verdict) => verdict.into(),
-        };
-        (answer, Some(token))
+        let now = crate::clock::unix_now();
+        let body = body(push, self.priority);
+        let table = |r: &Reply| verdict(r.status, &r.body, r.retry_after);
+        self.send
+            .attempt(now, self.exchange(now), &body, table)
+            .await
     }
 
     async fn renew(&self, rejected: &str) {
-        self.token.renew(rejected).await;
+        self.send.token.renew(rejected).await;
     }
 }
 
@@ -157,17 +140,9 @@ fn body(push: &Push, rule: FcmPriority) -> serde_json::Value {
     })
 }
 
-#[async_trait]
-impl Notifier for Fcm {
-    fn kind(&self) -> &'static str {
-        "fcm"
-    }
-
-    fn validate(&self, token: &str) -> Result<DeviceToken, String> {
-        validate::non_empty(&self.service, token)
-    }
-
-    async fn send(&self, push: &Push) -> Verdict {
+impl Fcm {
+    /// Sends one push: nothing while the service is stopped by a wrong project (halt.rs).
+    pub(crate) async fn send(&self, push: &Push) -> Verdict {
         if let Some(stopped) = self.halt.check(SENDER_ID_MISMATCH) {
             return stopped;
         }
@@ -181,6 +156,7 @@ impl Notifier for Fcm {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::subscription::DeviceToken;
 
     fn push(has_data: bool, namespace: i16) -> Push {
         Push {

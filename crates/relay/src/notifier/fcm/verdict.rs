@@ -56,18 +56,9 @@ pub(crate) fn verdict(status: u16, body: &[u8], retry_after: Option<Duration>) -
         (_, "UNAUTHENTICATED" | "THIRD_PARTY_AUTH_ERROR") => {
             return Answer::CredentialRejected(code)
         }
-        (429, _) => Verdict::Retry {
-            reason: "QUOTA_EXCEEDED",
-            after: Some(retry_after.unwrap_or(QUOTA_DELAY)),
-        },
-        (500..=599, _) => Verdict::Retry {
-            reason: if code == "UNSPECIFIED_ERROR" {
-                "INTERNAL"
-            } else {
-                code
-            },
-            after: retry_after,
-        },
+        (429, _) => Verdict::retry("QUOTA_EXCEEDED", Some(retry_after.unwrap_or(QUOTA_DELAY))),
+        (500..=599, "UNSPECIFIED_ERROR") => Verdict::retry("INTERNAL", retry_after),
+        (500..=599, _) => Verdict::retry(code, retry_after),
         _ => Verdict::drop_alert(code),
     };
     Answer::Verdict(verdict)
