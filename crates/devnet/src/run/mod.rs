@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 use self::live::MetricsReader;
-use self::load::wait_monitored;
+pub use self::load::wait_monitored;
 use self::population::{subscribe_all, Population};
 use self::process::{Probe, RelayProcessFigures};
 use self::report::{Achieved, Counters, Latency, Offered, Outcome, Report, Settings};
