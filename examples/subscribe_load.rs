@@ -111,7 +111,10 @@ async fn main() -> anyhow::Result<()> {
     let (url, pubkey) = match (&net, &args.url) {
         (Some(net), _) => (net.api_url().to_string(), net.onion_pubkey()),
         (None, url) => (
-            url.as_deref().unwrap_or_default().trim_end_matches('/').into(),
+            url.as_deref()
+                .unwrap_or_default()
+                .trim_end_matches('/')
+                .into(),
             parse_pubkey(args.relay_pubkey.as_deref().unwrap_or_default())?,
         ),
     };

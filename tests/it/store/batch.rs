@@ -21,7 +21,13 @@ pub(super) async fn upsert_many_is_exact_per_row(db: TestDb) -> anyhow::Result<(
     let mut a_changed = a.clone();
     a_changed.namespaces = vec![0, 5];
     let b = subscription(account(2), "apns", &apns_token(2));
-    let rows = [(&a, NOW), (&a, NOW), (&b, NOW), (&a_changed, NOW), (&old, NOW)];
+    let rows = [
+        (&a, NOW),
+        (&a, NOW),
+        (&b, NOW),
+        (&a_changed, NOW),
+        (&old, NOW),
+    ];
     let outcomes = store.upsert_many(&rows).await?;
     assert_eq!(
         outcomes,

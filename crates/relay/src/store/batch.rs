@@ -130,7 +130,9 @@ async fn commit(store: &dyn Store, batch: Vec<Pending>) {
             if let Some(last) = batch.next_back() {
                 for p in batch {
                     // `sqlx::Error` is not `Clone`; the API needs only the class (timeout).
-                    let _ = p.reply.send(Err(StoreError::Unavailable(sqlx::Error::PoolTimedOut)));
+                    let _ = p
+                        .reply
+                        .send(Err(StoreError::Unavailable(sqlx::Error::PoolTimedOut)));
                 }
                 let _ = last.reply.send(Err(e));
             }

@@ -47,8 +47,7 @@ macro_rules! sql_store {
                             .bind(sqlx::query(sql::UPSERT))
                             .fetch_all(&mut *tx)
                             .await?;
-                        let code: i16 =
-                            done.first().ok_or(sqlx::Error::RowNotFound)?.try_get(0)?;
+                        let code: i16 = done.first().ok_or(sqlx::Error::RowNotFound)?.try_get(0)?;
                         outcomes.push(row::outcome(code)?);
                     }
                     tx.commit().await?;

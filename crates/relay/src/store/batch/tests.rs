@@ -153,7 +153,10 @@ async fn a_failed_batch_is_retried_row_by_row() {
     *inner.batch_error.lock().unwrap() = Some(|| StoreError::Corrupt("batch failed"));
     let results = one_batch(inner.clone(), vec![sub(1), sub(2), sub(3)]).await;
     assert!(matches!(results[0], Ok(Upsert::Added)));
-    assert!(matches!(results[1], Err(StoreError::Corrupt("poisoned row"))));
+    assert!(matches!(
+        results[1],
+        Err(StoreError::Corrupt("poisoned row"))
+    ));
     assert!(matches!(results[2], Ok(Upsert::Added)));
     assert_eq!(inner.single_calls.load(Ordering::SeqCst), 3);
     assert_eq!(inner.rows.lock().unwrap().len(), 2);
