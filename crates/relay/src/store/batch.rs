@@ -123,7 +123,7 @@ async fn commit(store: &dyn Store, batch: Vec<Pending>) {
             tracing::error!("batch upsert returned the wrong number of outcomes; retrying per row");
             one_by_one(store, batch).await;
         }
-        Err(e) if e.is_timeout() || batch.len() == 1 => {
+        Err(e) if e.is_timeout() => {
             // Retrying row by row would only wait the pool's timeout once per row.
             tracing::debug!(error = %e, rows = batch.len(), "batch upsert failed");
             let mut batch = batch.into_iter();
