@@ -10,9 +10,11 @@ use relay::subscription::Subscription;
 
 use crate::support::db::{Backend, TestDb};
 
+mod batch;
 mod files;
 mod rows;
 use crate::support::fixtures::{account, apns_token, expired, signed_ago, subscription, NOW};
+use batch::{group_commit_answers_every_concurrent_subscribe, upsert_many_is_exact_per_row};
 use rows::{old_rows_are_rekeyed_once, one_device_on_two_accounts_is_unlinkable};
 
 const KEY: StorageKey = StorageKey([7; 32]);
@@ -64,6 +66,8 @@ conformance!(
     changed_since_returns_rows_written_from_the_watermark,
     old_rows_are_rekeyed_once,
     one_device_on_two_accounts_is_unlinkable,
+    upsert_many_is_exact_per_row,
+    group_commit_answers_every_concurrent_subscribe,
 );
 
 /// The catch-up poll's queries: `last_change` is the newest write's stamp (the writer's `now`

@@ -329,6 +329,45 @@ mod end_to_end {
         net.shutdown.cancel();
     }
 
+    /// Accounts subscribed a millisecond or two apart reach each member in a few shared
+    /// `monitor.messages` requests, not one request per account (issue 13), and still within
+    /// the 1 s of §8.3.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn accounts_subscribed_close_together_share_requests() {
+        let net = start_net().await;
+        let now = unix_now();
+        let t0 = Instant::now();
+        let mut by_swarm: HashMap<u64, HashSet<AccountId>> = HashMap::new();
+        for i in 0..60u8 {
+            let sub = session_subscription(i + 1, &[0], true, now, &format!("device-{i}"));
+            by_swarm
+                .entry(swarm_of(&sub.account, &SWARMS).unwrap())
+                .or_default()
+                .insert(sub.account);
+            subscribe(&net, sub);
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let span = t0.elapsed();
+        let (mut accounts, mut requests) = (0, 0);
+        for (node, swarm) in &net.nodes {
+            let wanted = by_swarm.get(swarm).cloned().unwrap_or_default();
+            assert!(
+                all_received(node, &wanted, t0, Duration::from_secs(2)).await,
+                "node of swarm {swarm} missed accounts"
+            );
+            accounts += wanted.len();
+            requests += node.records().iter().filter(|r| r.at >= t0).count();
+        }
+        // One request per account per member would be `accounts` (300); a 20 ms coalescing
+        // window allows about one per member per 20 ms of subscribing, plus the last.
+        let windows = span.as_millis() as usize / 20 + 2;
+        assert!(
+            requests < accounts && requests <= net.nodes.len() * windows,
+            "{requests} monitor.messages requests for {accounts} account-members in {span:?}"
+        );
+        net.shutdown.cancel();
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn recovers_when_oxend_appears_late() {
         let storage = FakeStorage::start(KeyPair::generate()).unwrap();

@@ -111,6 +111,10 @@ pub async fn serve(
     tracing::info!(subscriptions = index.len(), "subscriptions loaded");
 
     let tracker = TaskTracker::new();
+    // Subscribes go through one writer that commits them in groups; it ends once every store
+    // handle is dropped, after the listeners and the tasks holding one.
+    let (store, writer) = store::batched(store, config.database.batch());
+    tracker.spawn(writer.run().instrument(tracing::info_span!("store.writer")));
     let (notify_tx, notify_rx) = mpsc::channel::<Notification>(NOTIFICATION_QUEUE);
     // [cluster]: the swarm side and delivery outlive the shutdown signal until the lease loop
     // has handed every swarm over (they keep pushing meanwhile); otherwise they stop with it.

@@ -29,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 
 use self::cluster_cpu::ClusterCpu;
 use self::live::MetricsReader;
-use self::load::wait_monitored;
+pub use self::load::wait_monitored;
 use self::population::{subscribe_all, Population};
 use self::process::{Probe, RelayProcessFigures};
 use self::report::{Achieved, Counters, Latency, Offered, Outcome, Report, Settings};

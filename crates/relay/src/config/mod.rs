@@ -136,12 +136,25 @@ pub struct DatabaseConfig {
     pub max_connections: u32,
     /// How often a running relay polls for rows other processes wrote (import-spns), 1–60.
     pub changes_poll_secs: u64,
+    /// Subscribes written in one transaction at most (group commit), 1–1000.
+    pub batch_max: usize,
+    /// How long a batch waits after its first subscribe for more, milliseconds, 0–100 (0: a
+    /// batch is what queued while the previous one committed).
+    pub batch_window_ms: u64,
 }
 
 impl DatabaseConfig {
     /// `changes_poll_secs` as a duration.
     pub fn changes_poll(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.changes_poll_secs)
+    }
+
+    /// The group-commit settings.
+    pub fn batch(&self) -> crate::store::BatchSettings {
+        crate::store::BatchSettings {
+            max: self.batch_max,
+            window: std::time::Duration::from_millis(self.batch_window_ms),
+        }
     }
 }
 
@@ -151,6 +164,8 @@ impl Default for DatabaseConfig {
             url: Secret::new("sqlite://data/relay.db".into()),
             max_connections: 16,
             changes_poll_secs: 30,
+            batch_max: 64,
+            batch_window_ms: 0,
         }
     }
 }

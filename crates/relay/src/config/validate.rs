@@ -24,7 +24,14 @@ const SECTIONS: &[(&str, &[&str])] = &[
     ("admin", &["listen", "token", "token_file"]),
     (
         "database",
-        &["url", "url_file", "max_connections", "changes_poll_secs"],
+        &[
+            "url",
+            "url_file",
+            "max_connections",
+            "changes_poll_secs",
+            "batch_max",
+            "batch_window_ms",
+        ],
     ),
     ("keys", &["dir"]),
     (
@@ -312,6 +319,18 @@ pub(super) fn config(c: &Config) -> Result<(), ConfigError> {
         return Err(ConfigError::new(
             "database.changes_poll_secs",
             "must be from 1 to 60",
+        ));
+    }
+    if !(1..=1000).contains(&c.database.batch_max) {
+        return Err(ConfigError::new(
+            "database.batch_max",
+            "must be from 1 to 1000",
+        ));
+    }
+    if c.database.batch_window_ms > 100 {
+        return Err(ConfigError::new(
+            "database.batch_window_ms",
+            "must be from 0 to 100",
         ));
     }
     api(&c.api)?;

@@ -5,11 +5,13 @@
 //! enc_keys and the rows' keyed lookup hash of (account, service, token) (`seal.rs`), the
 //! one-time re-keying of rows written before migration 0002 (`rekey.rs`), the expiry task
 //! (`expiry.rs`), reading the upstream server's database for import-spns (`spns.rs`), and the
-//! `[cluster]` lease tables and announcements (`cluster.rs`, Postgres only).
+//! `[cluster]` lease tables and announcements (`cluster.rs`, Postgres only), and group commit
+//! of subscribes (`batch.rs`: one writer task, one transaction per batch).
 //! **Must not:** know about HTTP.
 //!
 //! Callers hold an `Arc<dyn Store>`; `open(url, …)` picks the backend by URL scheme.
 
+mod batch;
 pub mod cluster;
 mod error;
 mod expiry;
@@ -27,6 +29,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use futures::stream::BoxStream;
 
+pub use batch::{batched, BatchSettings, Writer as BatchWriter};
 pub use error::StoreError;
 pub use expiry::{run_expiry, EXPIRY_INTERVAL};
 pub use seal::Sealer;
@@ -94,6 +97,17 @@ impl Changes for Fanout {
 pub trait Store: Send + Sync + 'static {
     /// Adds or replaces the subscription (account, service, svcid).
     async fn upsert(&self, sub: &Subscription, now: i64) -> Result<Upsert, StoreError>;
+
+    /// Upserts each `(subscription, now)` in order, as many [`Store::upsert`] calls would (two
+    /// rows of one key: the second sees the first), all or none committed; one outcome per row.
+    /// The SQL backends write them in one transaction (group commit, `batch.rs`).
+    async fn upsert_many(&self, rows: &[(&Subscription, i64)]) -> Result<Vec<Upsert>, StoreError> {
+        let mut outcomes = Vec::with_capacity(rows.len());
+        for (sub, now) in rows {
+            outcomes.push(self.upsert(sub, *now).await?);
+        }
+        Ok(outcomes)
+    }
 
     /// Deletes one subscription; `true` if a row was deleted.
     async fn remove(&self, key: &SubscriptionKey) -> Result<bool, StoreError>;

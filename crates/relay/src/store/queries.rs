@@ -31,6 +31,29 @@ macro_rules! sql_store {
                     row::outcome(code)
                 }
 
+                #[tracing::instrument(skip_all, fields(rows = rows.len()))]
+                async fn upsert_many(
+                    &self,
+                    rows: &[(&Subscription, i64)],
+                ) -> Result<Vec<Upsert>, StoreError> {
+                    // One transaction: one commit (one WAL flush) for the whole batch. Statements
+                    // run in order, so a key twice in a batch gets Added, then Updated.
+                    let mut tx = self.pool.begin().await?;
+                    let mut outcomes = Vec::with_capacity(rows.len());
+                    for (sub, now) in rows {
+                        let args = UpsertArgs::new(sub, &self.sealer, *now);
+                        // `fetch_all`: see `upsert`.
+                        let done = args
+                            .bind(sqlx::query(sql::UPSERT))
+                            .fetch_all(&mut *tx)
+                            .await?;
+                        let code: i16 = done.first().ok_or(sqlx::Error::RowNotFound)?.try_get(0)?;
+                        outcomes.push(row::outcome(code)?);
+                    }
+                    tx.commit().await?;
+                    Ok(outcomes)
+                }
+
                 #[tracing::instrument(skip_all)]
                 async fn remove(&self, key: &SubscriptionKey) -> Result<bool, StoreError> {
                     let hash =

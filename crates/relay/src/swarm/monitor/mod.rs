@@ -163,6 +163,7 @@ impl Monitor {
         let mut tick = tokio::time::interval(TICK);
         let mut lists_open = true;
         let mut gate_changes = self.gate.as_ref().map(|g| g.changes());
+        let mut next_send = None;
         loop {
             tokio::select! {
                 biased;
@@ -186,8 +187,15 @@ impl Monitor {
                 () = dirty.notify.notified() => self.apply_dirty(),
                 Some(done) = in_flight.next(), if !in_flight.is_empty() => self.complete(done),
                 _ = tick.tick() => {}
+                () = async {
+                    match next_send {
+                        Some(at) => tokio::time::sleep_until(at).await,
+                        None => std::future::pending().await,
+                    }
+                } => {}
             }
             self.dispatch(Instant::now(), &mut in_flight);
+            next_send = self.next_send();
             self.report_warm(Instant::now());
             self.publish_status();
         }

@@ -40,6 +40,11 @@ impl DueQueue {
         Some(account)
     }
 
+    /// When the earliest account is due.
+    pub fn first_due(&self) -> Option<Instant> {
+        self.order.first().map(|(when, _)| *when)
+    }
+
     /// Whether something is due at or before `now`.
     pub fn has_due(&self, now: Instant) -> bool {
         self.order.first().is_some_and(|(when, _)| *when <= now)

@@ -1,0 +1,206 @@
+//! The writer's failure paths, against a fake backend whose batch write fails on demand.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use super::*;
+use crate::subscription::{EncKey, Signature};
+
+/// Upserts into a map, keyed by account; `upsert_many` records its batch's size and fails with
+/// `batch_error` (when set), and `upsert` fails for the account `poisoned`.
+#[derive(Default)]
+struct FakeStore {
+    rows: Mutex<HashMap<AccountId, Vec<i16>>>,
+    batch_error: Mutex<Option<fn() -> StoreError>>,
+    poisoned: Option<AccountId>,
+    single_calls: AtomicUsize,
+    batch_sizes: Mutex<Vec<usize>>,
+}
+
+fn sub(n: u8) -> Subscription {
+    Subscription {
+        account: AccountId([n; 33]),
+        session_ed25519: None,
+        subaccount: None,
+        signature: Signature([0; 64]),
+        sig_ts: 1,
+        namespaces: vec![0],
+        want_data: true,
+        service: "apns".into(),
+        token: DeviceToken::new("ab".repeat(32)),
+        enc_key: EncKey([0; 32]),
+    }
+}
+
+#[async_trait]
+impl Store for FakeStore {
+    async fn upsert(&self, sub: &Subscription, _: i64) -> Result<Upsert, StoreError> {
+        self.single_calls.fetch_add(1, Ordering::SeqCst);
+        if self.poisoned == Some(sub.account) {
+            return Err(StoreError::Corrupt("poisoned row"));
+        }
+        let mut rows = self.rows.lock().unwrap();
+        Ok(match rows.insert(sub.account, sub.namespaces.clone()) {
+            None => Upsert::Added,
+            Some(old) => Upsert::Updated {
+                monitor_changed: old != sub.namespaces,
+            },
+        })
+    }
+    async fn upsert_many(&self, rows: &[(&Subscription, i64)]) -> Result<Vec<Upsert>, StoreError> {
+        self.batch_sizes.lock().unwrap().push(rows.len());
+        if let Some(error) = *self.batch_error.lock().unwrap() {
+            return Err(error());
+        }
+        let mut outcomes = Vec::new();
+        for (sub, now) in rows {
+            outcomes.push(self.upsert(sub, *now).await?);
+        }
+        Ok(outcomes)
+    }
+    async fn remove(&self, _: &SubscriptionKey) -> Result<bool, StoreError> {
+        unreachable!()
+    }
+    async fn remove_token(
+        &self,
+        _: &str,
+        _: &DeviceToken,
+        _: &[AccountId],
+    ) -> Result<Vec<AccountId>, StoreError> {
+        unreachable!()
+    }
+    async fn delete_expired(&self, _: i64) -> Result<Vec<SubscriptionKey>, StoreError> {
+        unreachable!()
+    }
+    fn live(&self, _: i64) -> BoxStream<'_, Result<Subscription, StoreError>> {
+        unreachable!()
+    }
+    async fn for_account(&self, _: &AccountId, _: i64) -> Result<Vec<Subscription>, StoreError> {
+        unreachable!()
+    }
+    async fn count_by_service(&self, _: i64) -> Result<Vec<(String, u64)>, StoreError> {
+        unreachable!()
+    }
+    async fn ping(&self) -> Result<(), StoreError> {
+        unreachable!()
+    }
+}
+
+/// Queues `subs` through a batching store before its writer runs, so they form one batch,
+/// then runs the writer; each caller's result, in order.
+async fn one_batch(
+    inner: Arc<FakeStore>,
+    subs: Vec<Subscription>,
+) -> Vec<Result<Upsert, StoreError>> {
+    let settings = BatchSettings {
+        max: 64,
+        window: Duration::ZERO,
+    };
+    let (store, writer) = Batched::new(inner, settings);
+    let store = Arc::new(store);
+    let callers: Vec<_> = subs
+        .into_iter()
+        .map(|s| {
+            let store = store.clone();
+            tokio::spawn(async move { store.upsert(&s, 1).await })
+        })
+        .collect();
+    // Every caller has queued before the writer starts (a current-thread runtime runs them
+    // while this task yields).
+    while QUEUE - store.queue.capacity() < callers.len() {
+        tokio::task::yield_now().await;
+    }
+    drop(store);
+    let writer = tokio::spawn(writer.run());
+    let mut results = Vec::new();
+    for caller in callers {
+        results.push(caller.await.unwrap());
+    }
+    writer.await.unwrap();
+    results
+}
+
+#[tokio::test]
+async fn one_batch_answers_each_row_with_its_own_outcome() {
+    let inner = Arc::new(FakeStore::default());
+    let mut changed = sub(1);
+    changed.namespaces = vec![0, 1];
+    let results = one_batch(inner.clone(), vec![sub(1), sub(2), sub(1), changed]).await;
+    let results: Vec<Upsert> = results.into_iter().map(Result::unwrap).collect();
+    assert_eq!(
+        results,
+        [
+            Upsert::Added,
+            Upsert::Added,
+            Upsert::Updated {
+                monitor_changed: false
+            },
+            Upsert::Updated {
+                monitor_changed: true
+            },
+        ]
+    );
+    assert_eq!(inner.rows.lock().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_failed_batch_is_retried_row_by_row() {
+    let inner = Arc::new(FakeStore {
+        poisoned: Some(AccountId([2; 33])),
+        ..FakeStore::default()
+    });
+    *inner.batch_error.lock().unwrap() = Some(|| StoreError::Corrupt("batch failed"));
+    let results = one_batch(inner.clone(), vec![sub(1), sub(2), sub(3)]).await;
+    assert!(matches!(results[0], Ok(Upsert::Added)));
+    assert!(matches!(
+        results[1],
+        Err(StoreError::Corrupt("poisoned row"))
+    ));
+    assert!(matches!(results[2], Ok(Upsert::Added)));
+    assert_eq!(inner.single_calls.load(Ordering::SeqCst), 3);
+    assert_eq!(inner.rows.lock().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn an_unavailable_database_answers_every_row_unavailable_without_retrying() {
+    let inner = Arc::new(FakeStore::default());
+    *inner.batch_error.lock().unwrap() =
+        Some(|| StoreError::Unavailable(sqlx::Error::PoolTimedOut));
+    let results = one_batch(inner.clone(), vec![sub(1), sub(2), sub(3)]).await;
+    assert!(results
+        .iter()
+        .all(|r| matches!(r, Err(e) if e.is_timeout())));
+    assert_eq!(inner.single_calls.load(Ordering::SeqCst), 0);
+    assert!(inner.rows.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn batches_hold_at_most_batch_max_rows() {
+    let inner = Arc::new(FakeStore::default());
+    let (store, writer) = Batched::new(
+        inner.clone(),
+        BatchSettings {
+            max: 2,
+            window: Duration::ZERO,
+        },
+    );
+    let store = Arc::new(store);
+    let callers: Vec<_> = (1..=5)
+        .map(|n| {
+            let store = store.clone();
+            tokio::spawn(async move { store.upsert(&sub(n), 1).await })
+        })
+        .collect();
+    while QUEUE - store.queue.capacity() < callers.len() {
+        tokio::task::yield_now().await;
+    }
+    drop(store);
+    tokio::spawn(writer.run()).await.unwrap();
+    for caller in callers {
+        assert_eq!(caller.await.unwrap().unwrap(), Upsert::Added);
+    }
+    // The fifth, alone, is written without a transaction of its own (plain `upsert`).
+    assert_eq!(*inner.batch_sizes.lock().unwrap(), [2, 2]);
+    assert_eq!(inner.rows.lock().unwrap().len(), 5);
+}
