@@ -21,11 +21,13 @@
 //! message to the mock provider's receipt) and RSS per subscription. Exit status 0 only if
 //! every push arrived exactly once and verified.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
+use relay::config::Config;
 use devnet::run::{self, parse_secs};
 
 #[derive(Parser)]
@@ -51,6 +53,14 @@ struct Args {
     /// The relay binary to start.
     #[arg(long, default_value = "target/release/session-push-relay")]
     relay: PathBuf,
+    /// Synthetic subscriptions written into the relay's database before it starts (memory at
+    /// scale: VmRSS is read once each reached every member of its swarm).
+    #[arg(long, default_value_t = 0)]
+    preload: u64,
+    /// The relay's database (default: a fresh SQLite file); a `postgres://` URL preloads
+    /// several times faster.
+    #[arg(long)]
+    database: Option<String>,
     /// Write the JSON report here.
     #[arg(long)]
     report: Option<PathBuf>,
@@ -68,6 +78,14 @@ fn main() -> ExitCode {
         relay_binary: Some(args.relay),
         idle: Duration::from_secs(args.idle),
         replicas: 1,
+        preload: args.preload,
+    };
+    let relay = match args.database.as_deref().map(database_config).transpose() {
+        Ok(relay) => relay,
+        Err(e) => {
+            eprintln!("--database: {e:#}");
+            return ExitCode::from(2);
+        }
     };
     if let Err(e) = options.validate() {
         eprintln!("{e}");
@@ -80,7 +98,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run::run(None, options)) {
+    match runtime.block_on(run::run(relay, options)) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(e) => {
@@ -89,3 +107,11 @@ fn main() -> ExitCode {
         }
     }
 }
+
+/// A relay configuration that differs from the default only in `[database] url`.
+fn database_config(url: &str) -> anyhow::Result<Config> {
+    // A JSON string is a valid TOML basic string.
+    let toml = format!("[database]\nurl = {}\n", serde_json::Value::from(url));
+    Ok(Config::load_from(Some(&toml), HashMap::new())?)
+}
+

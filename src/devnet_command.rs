@@ -55,6 +55,7 @@ pub fn run(args: DevnetArgs) -> ExitCode {
         relay_binary: None,
         idle: Duration::ZERO,
         replicas: args.replicas,
+        preload: 0,
     };
     let path = args.config;
     let mut config = match Config::load(path.as_deref()) {

@@ -26,5 +26,6 @@ pub mod onion_client;
 mod router;
 pub mod run;
 mod server;
+pub mod synthetic;
 
 pub use server::{Mock, MockBase, Reply, TestCa};
