@@ -27,8 +27,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use relay::config::Config;
 use devnet::run::{self, parse_secs};
+use relay::config::Config;
 
 #[derive(Parser)]
 struct Args {
@@ -114,4 +114,3 @@ fn database_config(url: &str) -> anyhow::Result<Config> {
     let toml = format!("[database]\nurl = {}\n", serde_json::Value::from(url));
     Ok(Config::load_from(Some(&toml), HashMap::new())?)
 }
-

@@ -214,12 +214,18 @@ impl NetworkBuilder {
         let onion_pubkey = *keys.onion.public();
         let storage_key = keys.storage.clone();
         if self.preload > 0 {
-            let store = relay::store::open(&database_url, PRELOAD_CONCURRENCY, &storage_key).await?;
+            let store =
+                relay::store::open(&database_url, PRELOAD_CONCURRENCY, &storage_key).await?;
             let started = std::time::Instant::now();
             let now = relay::clock::unix_now();
-            synthetic::fill(store.as_ref(), self.preload, now, PRELOAD_CONCURRENCY as usize)
-                .await
-                .context("preloading the database")?;
+            synthetic::fill(
+                store.as_ref(),
+                self.preload,
+                now,
+                PRELOAD_CONCURRENCY as usize,
+            )
+            .await
+            .context("preloading the database")?;
             println!(
                 "preloaded {} subscriptions in {:.1} s",
                 self.preload,

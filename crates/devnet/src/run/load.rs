@@ -54,7 +54,9 @@ pub async fn wait_monitored(net: &Network, accounts: &[AccountId], limit: Durati
 pub async fn wait_preload_monitored(net: &Network, preload: u64, limit: Duration) -> usize {
     let mut per_swarm: HashMap<u64, usize> = HashMap::new();
     for i in 0..preload {
-        *per_swarm.entry(net.swarm_of(&synthetic::account(i))).or_default() += 1;
+        *per_swarm
+            .entry(net.swarm_of(&synthetic::account(i)))
+            .or_default() += 1;
     }
     let members = net.nodes().iter().map(|node| {
         let wanted = per_swarm.get(&node.swarm_id).copied().unwrap_or(0);

@@ -173,7 +173,13 @@ impl Index {
     }
 
     /// [`Index::select`] into `out` (cleared first), so the caller can reuse one buffer.
-    pub fn select_into(&self, account: &AccountId, namespace: i16, now: i64, out: &mut Vec<Target>) {
+    pub fn select_into(
+        &self,
+        account: &AccountId,
+        namespace: i16,
+        now: i64,
+        out: &mut Vec<Target>,
+    ) {
         out.clear();
         let inner = self.read();
         let Some(entries) = inner.accounts.get(account) else {

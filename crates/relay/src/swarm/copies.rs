@@ -35,7 +35,9 @@ impl Slot {
     };
 
     fn holds(&self, account: &AccountId, hash: &[u8]) -> bool {
-        self.len != 0 && usize::from(self.len) == hash.len() && self.hash[..hash.len()] == *hash
+        self.len != 0
+            && usize::from(self.len) == hash.len()
+            && self.hash[..hash.len()] == *hash
             && self.account == account.0
     }
 }
@@ -100,12 +102,18 @@ mod tests {
         assert!(recent.seen_or_insert(&a, &h1));
         assert!(!recent.seen_or_insert(&b, &h1));
         assert!(!recent.seen_or_insert(&a, &h2));
-        assert!(!recent.seen_or_insert(&a, &h1[..31]), "a prefix is another hash");
+        assert!(
+            !recent.seen_or_insert(&a, &h1[..31]),
+            "a prefix is another hash"
+        );
         recent.forget(&a, &h2);
         assert!(!recent.seen_or_insert(&a, &h2));
         assert!(recent.seen_or_insert(&a, &h2));
         assert!(!recent.seen_or_insert(&a, &[9u8; 100]));
-        assert!(!recent.seen_or_insert(&a, &[9u8; 100]), "too long: never remembered");
+        assert!(
+            !recent.seen_or_insert(&a, &[9u8; 100]),
+            "too long: never remembered"
+        );
     }
 
     #[test]

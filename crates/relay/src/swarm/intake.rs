@@ -6,8 +6,8 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use super::mapping::swarm_of;
 use super::copies::RecentCopies;
+use super::mapping::swarm_of;
 use super::message::parse_notify_ref;
 use super::oxenmq::{Commands, ConnId};
 use super::{Notification, NotifyRef, SwarmGate};
