@@ -21,7 +21,8 @@
 //! message to the mock provider's receipt) and RSS per subscription. Exit status 0 only if
 //! every push arrived exactly once and verified.
 
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -52,12 +53,20 @@ struct Args {
     /// The relay binary to start.
     #[arg(long, default_value = "target/release/session-push-relay")]
     relay: PathBuf,
+    /// Synthetic subscriptions written into the relay's database before it starts (memory at
+    /// scale: VmRSS is read once each reached every member of its swarm).
+    #[arg(long, default_value_t = 0)]
+    preload: u64,
+    /// The relay's database (default: a fresh SQLite file); a `postgres://` URL preloads
+    /// several times faster.
+    #[arg(long)]
+    database: Option<String>,
     /// Write the JSON report here.
     #[arg(long)]
     report: Option<PathBuf>,
     /// Relay settings (`[database] url`, `[swarm]`, `[cluster] lease_secs`), as for `devnet
     /// --config`; default: a fresh SQLite file and the defaults.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "database")]
     config: Option<PathBuf>,
     /// Relay replicas on the `--config` Postgres database (`[cluster]`), none killed: the
     /// report sums their CPU (`cluster_cpu_us_per_push`) to compare with one relay.
@@ -78,6 +87,14 @@ fn main() -> ExitCode {
         idle: Duration::from_secs(args.idle),
         replicas: args.replicas,
         kill_midway: false,
+        preload: args.preload,
+    };
+    let relay = match relay_config(args.config.as_deref(), args.database.as_deref()) {
+        Ok(relay) => relay,
+        Err(e) => {
+            eprintln!("{e:#}");
+            return ExitCode::from(2);
+        }
     };
     if let Err(e) = options.validate() {
         eprintln!("{e}");
@@ -90,24 +107,14 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let config = match &args.config {
-        Some(path) => match Config::load(Some(path)) {
-            Ok(c) => Some(c),
-            Err(e) => {
-                eprintln!("--config: {e}");
-                return ExitCode::from(2);
-            }
-        },
-        None => None,
-    };
-    let postgres = config
+    let postgres = relay
         .as_ref()
         .is_some_and(|c| c.database.url.expose().starts_with("postgres"));
     if args.replicas > 1 && !postgres {
-        eprintln!("--replicas: several replicas share one Postgres database: give --config with a postgres:// [database] url");
+        eprintln!("--replicas: several replicas share one Postgres database: give --config or --database with a postgres:// URL");
         return ExitCode::from(2);
     }
-    match runtime.block_on(run::run(config, options)) {
+    match runtime.block_on(run::run(relay, options)) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(e) => {
@@ -115,4 +122,24 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The relay settings of `--config`, or of `--database` alone, or `None` (the defaults).
+fn relay_config(config: Option<&Path>, database: Option<&str>) -> anyhow::Result<Option<Config>> {
+    match (config, database) {
+        (Some(path), _) => Ok(Some(
+            Config::load(Some(path)).map_err(|e| anyhow::anyhow!("--config: {e}"))?,
+        )),
+        (None, Some(url)) => Ok(Some(
+            database_config(url).map_err(|e| e.context("--database"))?,
+        )),
+        (None, None) => Ok(None),
+    }
+}
+
+/// A relay configuration that differs from the default only in `[database] url`.
+fn database_config(url: &str) -> anyhow::Result<Config> {
+    // A JSON string is a valid TOML basic string.
+    let toml = format!("[database]\nurl = {}\n", serde_json::Value::from(url));
+    Ok(Config::load_from(Some(&toml), HashMap::new())?)
 }

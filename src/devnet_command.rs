@@ -60,6 +60,7 @@ pub fn run(args: DevnetArgs) -> ExitCode {
         idle: Duration::ZERO,
         replicas: args.replicas,
         kill_midway: !args.no_kill,
+        preload: 0,
     };
     let path = args.config;
     let mut config = match Config::load(path.as_deref()) {

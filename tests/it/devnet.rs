@@ -74,11 +74,14 @@ fn check_report(r: &Value, database: &str) {
         r["latency"]["max_ms"].as_f64().unwrap(),
     );
     assert!(0.0 < p50 && p50 <= p99 && p99 <= max, "{}", r["latency"]);
-    // Both members of a swarm announce each message; the relay pushes once per device.
+    // Both members of a swarm announce each message; the relay pushes once per device. The
+    // second copy is dropped at intake (counted once) or, if it got past, by delivery's
+    // de-duplication (counted once per device).
     assert_eq!(r["counters"]["notifications"], 160.0);
-    assert_eq!(
-        r["counters"]["dedup_dropped"].as_f64(),
-        Some(expected as f64)
+    let dropped = r["counters"]["dedup_dropped"].as_f64().unwrap();
+    assert!(
+        (80.0..=expected as f64).contains(&dropped),
+        "{dropped} copies dropped"
     );
     let delivered: f64 = ["apns", "firebase"]
         .iter()

@@ -26,6 +26,7 @@ pub mod onion_client;
 mod router;
 pub mod run;
 mod server;
+pub mod synthetic;
 #[cfg(test)]
 mod test_vectors;
 

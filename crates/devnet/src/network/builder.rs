@@ -14,6 +14,7 @@ use super::replicas::{self, Replicas};
 use super::{Network, RelayProcess, RelayRun, SwarmNode};
 use crate::fake_oxend::FakeOxend;
 use crate::fake_storage::FakeStorage;
+use crate::synthetic;
 use relay::app;
 use relay::config::Config;
 use relay::crypto::{self, KeyPair, RelayKeys};
@@ -22,6 +23,8 @@ use relay::crypto::{self, KeyPair, RelayKeys};
 /// [`CONNECT_PER_NODE`] per node (2,000 nodes at 500 connects in flight take a while).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 const CONNECT_PER_NODE: Duration = Duration::from_millis(20);
+/// Upserts in flight (and pooled connections) while preloading the database.
+const PRELOAD_CONCURRENCY: u32 = 32;
 
 /// Settings of a [`Network`]; see [`Network::builder`].
 #[derive(Clone, Debug)]
@@ -37,6 +40,7 @@ pub struct NetworkBuilder {
     replicas: usize,
     lease_secs: Option<u64>,
     replica_database_urls: HashMap<usize, String>,
+    preload: u64,
 }
 
 impl Default for NetworkBuilder {
@@ -53,6 +57,7 @@ impl Default for NetworkBuilder {
             replicas: 1,
             lease_secs: None,
             replica_database_urls: HashMap::new(),
+            preload: 0,
         }
     }
 }
@@ -97,6 +102,13 @@ impl NetworkBuilder {
     /// `[database] changes_poll_secs` (default: the relay's, 30 s).
     pub fn changes_poll_secs(mut self, secs: u64) -> Self {
         self.changes_poll_secs = Some(secs);
+        self
+    }
+
+    /// Write `count` synthetic subscriptions ([`crate::synthetic`]) into the relay's database
+    /// before it starts, so it loads them as after a restart (default 0).
+    pub fn preload(mut self, count: u64) -> Self {
+        self.preload = count;
         self
     }
 
@@ -201,6 +213,25 @@ impl NetworkBuilder {
         let keys = RelayKeys::load_or_create(&config.keys.dir)?;
         let onion_pubkey = *keys.onion.public();
         let storage_key = keys.storage.clone();
+        if self.preload > 0 {
+            let store =
+                relay::store::open(&database_url, PRELOAD_CONCURRENCY, &storage_key).await?;
+            let started = std::time::Instant::now();
+            let now = relay::clock::unix_now();
+            synthetic::fill(
+                store.as_ref(),
+                self.preload,
+                now,
+                PRELOAD_CONCURRENCY as usize,
+            )
+            .await
+            .context("preloading the database")?;
+            println!(
+                "preloaded {} subscriptions in {:.1} s",
+                self.preload,
+                started.elapsed().as_secs_f64()
+            );
+        }
 
         let shutdown = CancellationToken::new();
         let limit = CONNECT_TIMEOUT + CONNECT_PER_NODE * self.nodes as u32;

@@ -59,7 +59,13 @@ impl MetricsReader {
     }
 }
 
-/// Prints a live line each second until `stop` is cancelled.
+/// The relay's `/metrics` is read for the live line this often, not every second: a scrape
+/// costs the relay CPU (it counts its descriptors, ≈ 4,000 at 2,000 nodes: ≈ 3 % of its
+/// samples at one scrape a second), and push_load measures that CPU.
+const SCRAPE_EVERY_SECS: u64 = 5;
+
+/// Prints a live line each second (relay counters as of the last scrape) until `stop` is
+/// cancelled.
 pub async fn run(
     metrics: &MetricsReader,
     ledger: &Ledger,
@@ -70,18 +76,18 @@ pub async fn run(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     // The first tick is immediate; the first line comes a second in.
     tick.tick().await;
-    loop {
+    let mut counters = Counters::default();
+    for second in 0u64.. {
         tokio::select! {
             () = stop.cancelled() => return,
             _ = tick.tick() => {}
         }
-        let counters = match metrics.fetch().await {
-            Ok(text) => Counters::from_metrics(&text),
-            Err(e) => {
-                println!("metrics unavailable: {e}");
-                continue;
+        if second % SCRAPE_EVERY_SECS == 0 {
+            match metrics.fetch().await {
+                Ok(text) => counters = Counters::from_metrics(&text),
+                Err(e) => println!("metrics unavailable: {e}"),
             }
-        };
+        }
         let mut window = ledger.take_window();
         window.sort_unstable();
         let line = line(

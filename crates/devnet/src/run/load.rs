@@ -2,7 +2,7 @@
 //! messages at a fixed rate, each entered in the ledger and then stored on its account's swarm
 //! (every member sends `notify.message`, PROTOCOL §8.4).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -13,6 +13,7 @@ use super::ledger::Ledger;
 use super::message::message;
 use crate::fake_storage::MonitorRecord;
 use crate::network::Network;
+use crate::synthetic;
 use relay::subscription::AccountId;
 
 /// How often the offering loop wakes up to catch up with the rate.
@@ -45,6 +46,29 @@ pub async fn wait_monitored(net: &Network, accounts: &[AccountId], limit: Durati
         }
     });
     futures::future::join_all(members).await.into_iter().sum()
+}
+
+/// Waits (at most `limit`) until every node received a `monitor.messages` item (accepted or
+/// refused: the synthetic signatures are refused) for each preloaded account of its swarm;
+/// the nodes still short.
+pub async fn wait_preload_monitored(net: &Network, preload: u64, limit: Duration) -> usize {
+    let mut per_swarm: HashMap<u64, usize> = HashMap::new();
+    for i in 0..preload {
+        *per_swarm
+            .entry(net.swarm_of(&synthetic::account(i)))
+            .or_default() += 1;
+    }
+    let members = net.nodes().iter().map(|node| {
+        let wanted = per_swarm.get(&node.swarm_id).copied().unwrap_or(0);
+        async move {
+            let received = |records: &[MonitorRecord]| {
+                records.iter().map(|r| r.items.len()).sum::<usize>() >= wanted
+            };
+            node.storage.wait_for(limit, received).await
+        }
+    });
+    let reached = futures::future::join_all(members).await;
+    reached.into_iter().filter(|done| !done).count()
 }
 
 /// How many messages are due `elapsed` into the phase at `rate` per second.

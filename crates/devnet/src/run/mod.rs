@@ -30,6 +30,7 @@ use tokio_util::sync::CancellationToken;
 use self::cluster_cpu::ClusterCpu;
 use self::live::MetricsReader;
 pub use self::load::wait_monitored;
+use self::load::wait_preload_monitored;
 use self::population::{subscribe_all, Population};
 use self::process::{Probe, RelayProcessFigures};
 use self::report::{Achieved, Counters, Latency, Offered, Outcome, Report, Settings};
@@ -41,6 +42,8 @@ use relay::subscription::AccountId;
 const MONITOR_WAIT: Duration = Duration::from_secs(30);
 /// How long, after the last message is offered, the last pushes get to arrive.
 const STRAGGLER_WAIT: Duration = Duration::from_secs(15);
+/// How long preloaded subscriptions get to reach every member of their swarm.
+const PRELOAD_MONITOR_WAIT: Duration = Duration::from_secs(1800);
 /// How long the relay's counters get to catch up with what the mocks received.
 const SETTLE_WAIT: Duration = Duration::from_secs(2);
 
@@ -72,6 +75,10 @@ pub struct Options {
     /// With several replicas: SIGKILL the last one halfway through (`false`: `--no-kill`,
     /// every replica runs to the end, for comparing relay CPU per push across replica counts).
     pub kill_midway: bool,
+    /// Synthetic subscriptions written into the database before the relay starts
+    /// ([`crate::synthetic`]); the relay's VmRSS is read once every one of them reached every
+    /// member of its swarm.
+    pub preload: u64,
 }
 
 impl Options {
@@ -119,6 +126,7 @@ pub async fn run(relay: Option<Config>, options: Options) -> anyhow::Result<bool
     if let Some(binary) = &options.relay_binary {
         builder = builder.relay_binary(binary);
     }
+    builder = builder.preload(options.preload);
     if options.replicas > 1 {
         builder = builder
             .replicas(options.replicas)
@@ -176,6 +184,20 @@ async fn phases(net: &Network, options: &Options, mut settings: Settings) -> any
             figures.rss_connected_bytes >> 20,
             options.nodes
         );
+        if options.preload > 0 {
+            let started = Instant::now();
+            let missing = wait_preload_monitored(net, options.preload, PRELOAD_MONITOR_WAIT).await;
+            figures.preloaded = options.preload;
+            figures.rss_preloaded_bytes = probe.status_bytes("VmRSS")?;
+            println!(
+                "{} preloaded subscriptions reached their swarms in {:.1} s ({missing} nodes short): \
+                 {} MiB resident, {:.0} bytes per subscription (whole process)",
+                options.preload,
+                started.elapsed().as_secs_f64(),
+                figures.rss_preloaded_bytes >> 20,
+                figures.rss_preloaded_bytes as f64 / options.preload as f64
+            );
+        }
     }
     let population = Population::new(options.accounts);
     settings.devices = population.devices.len();
@@ -391,6 +413,7 @@ mod tests {
             idle: Duration::from_secs(10),
             replicas: 1,
             kill_midway: true,
+            preload: 0,
         }
     }
 

@@ -15,6 +15,11 @@ pub struct RelayProcessFigures {
     pub clk_tck: u64,
     /// VmRSS with every node connected, before any subscription.
     pub rss_connected_bytes: u64,
+    /// Synthetic subscriptions the relay loaded from its database at start-up.
+    pub preloaded: u64,
+    /// VmRSS once every preloaded subscription reached every member of its swarm (before the
+    /// onion subscribes).
+    pub rss_preloaded_bytes: u64,
     /// VmRSS once every subscription was monitored on its swarm.
     pub rss_monitored_bytes: u64,
     /// Subscriptions (devices) the relay accepted.

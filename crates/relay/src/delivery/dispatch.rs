@@ -9,7 +9,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::dedup::{Dedup, Seen};
-use super::index::Index;
+use super::index::{Index, Target};
 use super::lane::{Deps, Lane};
 use super::payload;
 use super::policy::{DeliveryConfig, ServicePolicy};
@@ -97,13 +97,15 @@ impl Delivery {
             })
             .collect();
         let mut dedup = Dedup::new(self.cfg.dedup_window, self.cfg.dedup_cap);
+        // Reused for every notification: no allocation per message for the device list.
+        let mut targets = Vec::new();
 
         loop {
             tokio::select! {
                 biased;
                 () = shutdown.cancelled() => break,
                 next = notifications.recv() => match next {
-                    Some(n) => self.process(&n, &lanes, &mut dedup),
+                    Some(n) => self.process(&n, &lanes, &mut dedup, &mut targets),
                     None => break,
                 },
             }
@@ -125,9 +127,17 @@ impl Delivery {
     }
 
     /// PROTOCOL §9 steps 1–4 for one notification.
-    fn process(&self, n: &Notification, lanes: &HashMap<Arc<str>, Lane>, dedup: &mut Dedup) {
+    fn process(
+        &self,
+        n: &Notification,
+        lanes: &HashMap<Arc<str>, Lane>,
+        dedup: &mut Dedup,
+        targets: &mut Vec<Target>,
+    ) {
         bump(&self.stats.notifications);
-        for target in self.index.select(&n.account, n.namespace, unix_now()) {
+        self.index
+            .select_into(&n.account, n.namespace, unix_now(), targets);
+        for target in targets.drain(..) {
             if dedup.check(&target.service, target.token.expose(), &n.hash) == Seen::Duplicate {
                 bump(&self.stats.duplicates);
                 continue;

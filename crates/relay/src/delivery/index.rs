@@ -167,20 +167,35 @@ impl Index {
 
     /// The devices to push to for a message in `namespace` of `account` (PROTOCOL §9 step 1).
     pub fn select(&self, account: &AccountId, namespace: i16, now: i64) -> Vec<Target> {
+        let mut targets = Vec::new();
+        self.select_into(account, namespace, now, &mut targets);
+        targets
+    }
+
+    /// [`Index::select`] into `out` (cleared first), so the caller can reuse one buffer.
+    pub fn select_into(
+        &self,
+        account: &AccountId,
+        namespace: i16,
+        now: i64,
+        out: &mut Vec<Target>,
+    ) {
+        out.clear();
         let inner = self.read();
         let Some(entries) = inner.accounts.get(account) else {
-            return Vec::new();
+            return;
         };
-        entries
-            .iter()
-            .filter(|e| e.live(now) && e.namespaces.binary_search(&namespace).is_ok())
-            .map(|e| Target {
-                service: e.service.clone(),
-                token: e.token.clone(),
-                enc_key: e.enc_key,
-                want_data: e.want_data,
-            })
-            .collect()
+        out.extend(
+            entries
+                .iter()
+                .filter(|e| e.live(now) && e.namespaces.binary_search(&namespace).is_ok())
+                .map(|e| Target {
+                    service: e.service.clone(),
+                    token: e.token.clone(),
+                    enc_key: e.enc_key,
+                    want_data: e.want_data,
+                }),
+        );
     }
 
     /// What upserting `sub` into the index would change: `None` when an identical entry is

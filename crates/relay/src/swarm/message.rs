@@ -3,9 +3,9 @@
 
 use bendy::decoding::{Decoder, Object};
 use bendy::encoding::Encoder;
-use bytes::Bytes;
 use tokio::time::Instant;
 
+use super::notification::NotifyRef;
 use super::{Notification, SwarmError};
 use crate::subscription::{AccountId, Signature, SubaccountAuth, Subscription};
 
@@ -153,6 +153,12 @@ pub fn parse_notify<P: AsRef<[u8]>>(
     parts: &[P],
     received: Instant,
 ) -> Result<Notification, SwarmError> {
+    parse_notify_ref(parts).map(|n| n.into_owned(received))
+}
+
+/// [`parse_notify`] without copying: the hash and data borrow from `parts`, so a copy that
+/// turns out to be a duplicate costs no allocation.
+pub fn parse_notify_ref<P: AsRef<[u8]>>(parts: &[P]) -> Result<NotifyRef<'_>, SwarmError> {
     let [body] = parts else {
         return Err(SwarmError::BadNotify("expected exactly one data part"));
     };
@@ -176,7 +182,7 @@ pub fn parse_notify<P: AsRef<[u8]>>(
             }
             (b"@", _) => return Err(SwarmError::BadNotify("@ is not a string")),
             (b"h", Object::Bytes(b)) if HASH_LEN.contains(&b.len()) => {
-                hash = Some(Bytes::copy_from_slice(b));
+                hash = Some(b);
             }
             (b"h", _) => return Err(SwarmError::BadNotify("h is not a 32…99-byte string")),
             (b"n", Object::Integer(i)) => {
@@ -200,7 +206,7 @@ pub fn parse_notify<P: AsRef<[u8]>>(
             (b"n" | b"t" | b"z", _) => {
                 return Err(SwarmError::BadNotify("n, t, z must be integers"))
             }
-            (b"~", Object::Bytes(b)) => data = Some(Bytes::copy_from_slice(b)),
+            (b"~", Object::Bytes(b)) => data = Some(b),
             (b"~", _) => return Err(SwarmError::BadNotify("~ is not a string")),
             _ => {}
         }
@@ -209,14 +215,13 @@ pub fn parse_notify<P: AsRef<[u8]>>(
     if !matches!(decoder.next_object(), Ok(None)) {
         return Err(SwarmError::BadNotify("trailing bytes after the dict"));
     }
-    Ok(Notification {
+    Ok(NotifyRef {
         account: account.ok_or(SwarmError::BadNotify("missing @"))?,
         hash: hash.ok_or(SwarmError::BadNotify("missing h"))?,
         namespace: namespace.ok_or(SwarmError::BadNotify("missing n"))?,
         timestamp_ms: ts.ok_or(SwarmError::BadNotify("missing t"))?,
         expiry_ms: expiry.ok_or(SwarmError::BadNotify("missing z"))?,
         data,
-        received,
     })
 }
 

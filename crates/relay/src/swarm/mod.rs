@@ -11,6 +11,7 @@
 //! Wiring: `let swarm = Swarm::new(&config.swarm, keys.swarm.clone(), source, tx)?;`
 //! `let handle = swarm.handle();` then spawn `swarm.run(token)`.
 
+mod copies;
 mod error;
 mod intake;
 pub mod mapping;
@@ -23,7 +24,7 @@ pub mod oxenmq;
 mod task;
 
 pub use error::SwarmError;
-pub use notification::Notification;
+pub use notification::{Notification, NotifyRef};
 pub use task::{Swarm, SwarmHandle};
 
 use crate::subscription::{AccountId, Subscription};

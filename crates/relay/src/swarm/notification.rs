@@ -21,3 +21,36 @@ pub struct Notification {
     /// When the relay received it (end-to-end latency starts here).
     pub received: Instant,
 }
+
+/// A parsed `notify.message` still borrowing its hash and data from the received frame
+/// ([`crate::swarm::message::parse_notify_ref`]); [`NotifyRef::into_owned`] copies them out.
+#[derive(Clone, Copy, Debug)]
+pub struct NotifyRef<'a> {
+    /// `@`.
+    pub account: AccountId,
+    /// `h`.
+    pub hash: &'a [u8],
+    /// `n`.
+    pub namespace: i16,
+    /// `t`.
+    pub timestamp_ms: i64,
+    /// `z`.
+    pub expiry_ms: i64,
+    /// `~`. Never logged.
+    pub data: Option<&'a [u8]>,
+}
+
+impl NotifyRef<'_> {
+    /// The owned [`Notification`], received at `received`.
+    pub fn into_owned(self, received: Instant) -> Notification {
+        Notification {
+            account: self.account,
+            hash: Bytes::copy_from_slice(self.hash),
+            namespace: self.namespace,
+            timestamp_ms: self.timestamp_ms,
+            expiry_ms: self.expiry_ms,
+            data: self.data.map(Bytes::copy_from_slice),
+            received,
+        }
+    }
+}

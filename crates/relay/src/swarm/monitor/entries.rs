@@ -13,6 +13,8 @@ const NO_RESUBMIT_MARGIN_SECS: i64 = 60;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Entry {
     pub sig_ts: i64,
+    /// Held for every monitored account, so shrunk to its length (the encoder's buffer grows
+    /// by doubling).
     pub dict: Vec<u8>,
 }
 
@@ -39,16 +41,21 @@ pub(crate) fn derive(subs: &[Subscription], now: i64) -> Result<Vec<Entry>, Swar
             *slot = sub;
         }
     }
-    newest
+    let mut entries = newest
         .into_values()
         .map(|sub| {
+            let mut dict = MonitorEntry::from_subscription(sub).encode()?;
+            dict.shrink_to_fit();
             Ok(Entry {
                 sig_ts: sub.sig_ts,
-                dict: MonitorEntry::from_subscription(sub).encode()?,
+                dict,
             })
         })
         .filter(|e| e.as_ref().map_or(true, |e| e.live(now)))
-        .collect()
+        .collect::<Result<Vec<Entry>, SwarmError>>()?;
+    // Collected through a filter, the `Vec` keeps room for four; most accounts have one.
+    entries.shrink_to_fit();
+    Ok(entries)
 }
 
 #[cfg(test)]
