@@ -29,11 +29,19 @@ pub fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         .collect()
 }
 
-/// A store for unit tests of the tasks that poll one (catch-up, expiry). `changed_since`
-/// answers from `changed` and records each `since` in `asked`; `last_change` is
-/// `last_change`; `delete_expired` reports each `now` on `expiry_now` and answers
-/// `expired(n)` on its `n`th call (from 0). Writes and reads a test does not set up panic.
+/// A store for unit tests of the tasks that poll one (catch-up, expiry) and of group commit.
+/// `changed_since` answers from `changed` and records each `since` in `asked`; `last_change`
+/// is `last_change`; `delete_expired` reports each `now` on `expiry_now` and answers
+/// `expired(n)` on its `n`th call (from 0). `upsert` writes `rows` (namespaces by account,
+/// counted in `upsert_calls`) and fails for the account `poisoned`; `upsert_many` records its
+/// batch's size in `batch_sizes` and fails with `batch_error` when set. Reads a test does not
+/// set up panic.
 pub struct FakeStore {
+    pub rows: Mutex<HashMap<AccountId, Vec<i16>>>,
+    pub poisoned: Option<AccountId>,
+    pub upsert_calls: AtomicUsize,
+    pub batch_sizes: Mutex<Vec<usize>>,
+    pub batch_error: Mutex<Option<fn() -> StoreError>>,
     pub changed: Vec<(Subscription, i64)>,
     pub asked: Mutex<Vec<i64>>,
     pub last_change: i64,
@@ -45,6 +53,11 @@ pub struct FakeStore {
 impl Default for FakeStore {
     fn default() -> Self {
         FakeStore {
+            rows: Mutex::default(),
+            poisoned: None,
+            upsert_calls: AtomicUsize::new(0),
+            batch_sizes: Mutex::default(),
+            batch_error: Mutex::new(None),
             changed: Vec::new(),
             asked: Mutex::default(),
             last_change: 0,
@@ -57,8 +70,25 @@ impl Default for FakeStore {
 
 #[async_trait::async_trait]
 impl Store for FakeStore {
-    async fn upsert(&self, _: &Subscription, _: i64) -> Result<Upsert, StoreError> {
-        unreachable!()
+    async fn upsert(&self, sub: &Subscription, _: i64) -> Result<Upsert, StoreError> {
+        self.upsert_calls.fetch_add(1, Ordering::SeqCst);
+        if self.poisoned == Some(sub.account) {
+            return Err(StoreError::Corrupt("poisoned row"));
+        }
+        let mut rows = self.rows.lock().unwrap();
+        Ok(match rows.insert(sub.account, sub.namespaces.clone()) {
+            None => Upsert::Added,
+            Some(old) => Upsert::Updated {
+                monitor_changed: old != sub.namespaces,
+            },
+        })
+    }
+    async fn upsert_many(&self, rows: &[(&Subscription, i64)]) -> Result<Vec<Upsert>, StoreError> {
+        self.batch_sizes.lock().unwrap().push(rows.len());
+        if let Some(error) = *self.batch_error.lock().unwrap() {
+            return Err(error());
+        }
+        crate::store::upsert_each(self, rows).await
     }
     async fn remove(&self, _: &SubscriptionKey) -> Result<bool, StoreError> {
         unreachable!()

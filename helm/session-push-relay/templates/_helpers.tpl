@@ -88,6 +88,12 @@ out and the relay's default applies. Secrets are never values: they reach the re
 {{- with .Values.database.changesPollSecs }}
 {{- $_ := set $fixed.database "changes_poll_secs" . }}
 {{- end }}
+{{- with .Values.database.batchMax }}
+{{- $_ := set $fixed.database "batch_max" . }}
+{{- end }}
+{{- with .Values.database.batchWindowMs }}
+{{- $_ := set $fixed.database "batch_window_ms" . }}
+{{- end }}
 {{- if .Values.database.existingSecret }}
 {{- $_ = set $fixed.database "url_file" (printf "/secrets/database/%s" .Values.database.urlKey) }}
 {{- else }}

@@ -6,26 +6,20 @@ use std::time::Duration;
 
 use relay::crypto::StorageKey;
 use relay::store::cluster::{ClusterDb, Pruned, PRUNE_AFTER_LEASES};
-use sqlx::{Connection, PgConnection, Row};
+use sqlx::{Connection, PgConnection};
 
 use crate::support::db::{self, Backend};
 
 const LEASE: Duration = Duration::from_secs(2);
 
-/// Rows of the two tables, sorted, as `name:…` strings.
+/// The rows of the two tables, sorted: replicas' node ids and leases' swarm ids.
 async fn rows(conn: &mut PgConnection) -> anyhow::Result<(Vec<String>, Vec<i64>)> {
-    let replicas = sqlx::query("SELECT node_id FROM cluster_replicas ORDER BY node_id")
+    let replicas = sqlx::query_scalar("SELECT node_id FROM cluster_replicas ORDER BY node_id")
         .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(|r| r.try_get::<String, _>(0))
-        .collect::<Result<_, _>>()?;
-    let leases = sqlx::query("SELECT swarm_id FROM cluster_leases ORDER BY swarm_id")
+        .await?;
+    let leases = sqlx::query_scalar("SELECT swarm_id FROM cluster_leases ORDER BY swarm_id")
         .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(|r| r.try_get::<i64, _>(0))
-        .collect::<Result<_, _>>()?;
+        .await?;
     Ok((replicas, leases))
 }
 

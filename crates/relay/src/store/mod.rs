@@ -102,11 +102,7 @@ pub trait Store: Send + Sync + 'static {
     /// rows of one key: the second sees the first), all or none committed; one outcome per row.
     /// The SQL backends write them in one transaction (group commit, `batch.rs`).
     async fn upsert_many(&self, rows: &[(&Subscription, i64)]) -> Result<Vec<Upsert>, StoreError> {
-        let mut outcomes = Vec::with_capacity(rows.len());
-        for (sub, now) in rows {
-            outcomes.push(self.upsert(sub, *now).await?);
-        }
-        Ok(outcomes)
+        upsert_each(self, rows).await
     }
 
     /// Deletes one subscription; `true` if a row was deleted.
@@ -159,6 +155,19 @@ pub trait Store: Send + Sync + 'static {
 
     /// Whether the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// [`Store::upsert_many`] as one [`Store::upsert`] per row, in order, stopping at the first
+/// error: the default for stores without a transaction to share.
+pub(crate) async fn upsert_each<S: Store + ?Sized>(
+    store: &S,
+    rows: &[(&Subscription, i64)],
+) -> Result<Vec<Upsert>, StoreError> {
+    let mut outcomes = Vec::with_capacity(rows.len());
+    for (sub, now) in rows {
+        outcomes.push(store.upsert(sub, *now).await?);
+    }
+    Ok(outcomes)
 }
 
 /// Opens the store for `url` (`sqlite://…` or `postgres://…`) and runs its migrations.

@@ -1,22 +1,10 @@
 //! The writer's failure paths, against a fake backend whose batch write fails on demand.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::Ordering;
 
 use super::*;
 use crate::subscription::{EncKey, Signature};
-
-/// Upserts into a map, keyed by account; `upsert_many` records its batch's size and fails with
-/// `batch_error` (when set), and `upsert` fails for the account `poisoned`.
-#[derive(Default)]
-struct FakeStore {
-    rows: Mutex<HashMap<AccountId, Vec<i16>>>,
-    batch_error: Mutex<Option<fn() -> StoreError>>,
-    poisoned: Option<AccountId>,
-    single_calls: AtomicUsize,
-    batch_sizes: Mutex<Vec<usize>>,
-}
+use crate::test_support::FakeStore;
 
 fn sub(n: u8) -> Subscription {
     Subscription {
@@ -30,60 +18,6 @@ fn sub(n: u8) -> Subscription {
         service: "apns".into(),
         token: DeviceToken::new("ab".repeat(32)),
         enc_key: EncKey([0; 32]),
-    }
-}
-
-#[async_trait]
-impl Store for FakeStore {
-    async fn upsert(&self, sub: &Subscription, _: i64) -> Result<Upsert, StoreError> {
-        self.single_calls.fetch_add(1, Ordering::SeqCst);
-        if self.poisoned == Some(sub.account) {
-            return Err(StoreError::Corrupt("poisoned row"));
-        }
-        let mut rows = self.rows.lock().unwrap();
-        Ok(match rows.insert(sub.account, sub.namespaces.clone()) {
-            None => Upsert::Added,
-            Some(old) => Upsert::Updated {
-                monitor_changed: old != sub.namespaces,
-            },
-        })
-    }
-    async fn upsert_many(&self, rows: &[(&Subscription, i64)]) -> Result<Vec<Upsert>, StoreError> {
-        self.batch_sizes.lock().unwrap().push(rows.len());
-        if let Some(error) = *self.batch_error.lock().unwrap() {
-            return Err(error());
-        }
-        let mut outcomes = Vec::new();
-        for (sub, now) in rows {
-            outcomes.push(self.upsert(sub, *now).await?);
-        }
-        Ok(outcomes)
-    }
-    async fn remove(&self, _: &SubscriptionKey) -> Result<bool, StoreError> {
-        unreachable!()
-    }
-    async fn remove_token(
-        &self,
-        _: &str,
-        _: &DeviceToken,
-        _: &[AccountId],
-    ) -> Result<Vec<AccountId>, StoreError> {
-        unreachable!()
-    }
-    async fn delete_expired(&self, _: i64) -> Result<Vec<SubscriptionKey>, StoreError> {
-        unreachable!()
-    }
-    fn live(&self, _: i64) -> BoxStream<'_, Result<Subscription, StoreError>> {
-        unreachable!()
-    }
-    async fn for_account(&self, _: &AccountId, _: i64) -> Result<Vec<Subscription>, StoreError> {
-        unreachable!()
-    }
-    async fn count_by_service(&self, _: i64) -> Result<Vec<(String, u64)>, StoreError> {
-        unreachable!()
-    }
-    async fn ping(&self) -> Result<(), StoreError> {
-        unreachable!()
     }
 }
 
@@ -158,7 +92,7 @@ async fn a_failed_batch_is_retried_row_by_row() {
         Err(StoreError::Corrupt("poisoned row"))
     ));
     assert!(matches!(results[2], Ok(Upsert::Added)));
-    assert_eq!(inner.single_calls.load(Ordering::SeqCst), 3);
+    assert_eq!(inner.upsert_calls.load(Ordering::SeqCst), 3);
     assert_eq!(inner.rows.lock().unwrap().len(), 2);
 }
 
@@ -171,7 +105,7 @@ async fn an_unavailable_database_answers_every_row_unavailable_without_retrying(
     assert!(results
         .iter()
         .all(|r| matches!(r, Err(e) if e.is_timeout())));
-    assert_eq!(inner.single_calls.load(Ordering::SeqCst), 0);
+    assert_eq!(inner.upsert_calls.load(Ordering::SeqCst), 0);
     assert!(inner.rows.lock().unwrap().is_empty());
 }
 
