@@ -30,7 +30,7 @@ pub fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
 }
 
 /// A store for unit tests of the tasks that poll one (catch-up, expiry) and of group commit.
-/// `changed_since` answers from `changed` and records each `since` in `asked`; `last_change`
+/// `changed_since` answers from `changed` (a test may add rows between polls) and records each `since` in `asked`; `last_change`
 /// is `last_change`; `delete_expired` reports each `now` on `expiry_now` and answers
 /// `expired(n)` on its `n`th call (from 0). `upsert` writes `rows` (namespaces by account,
 /// counted in `upsert_calls`) and fails for the account `poisoned`; `upsert_many` records its
@@ -42,7 +42,7 @@ pub struct FakeStore {
     pub upsert_calls: AtomicUsize,
     pub batch_sizes: Mutex<Vec<usize>>,
     pub batch_error: Mutex<Option<fn() -> StoreError>>,
-    pub changed: Vec<(Subscription, i64)>,
+    pub changed: Mutex<Vec<(Subscription, i64)>>,
     pub asked: Mutex<Vec<i64>>,
     pub last_change: i64,
     pub expiry_now: Option<mpsc::Sender<i64>>,
@@ -58,7 +58,7 @@ impl Default for FakeStore {
             upsert_calls: AtomicUsize::new(0),
             batch_sizes: Mutex::default(),
             batch_error: Mutex::new(None),
-            changed: Vec::new(),
+            changed: Mutex::default(),
             asked: Mutex::default(),
             last_change: 0,
             expiry_now: None,
@@ -118,6 +118,8 @@ impl Store for FakeStore {
         self.asked.lock().unwrap().push(since);
         let rows: Vec<_> = self
             .changed
+            .lock()
+            .unwrap()
             .iter()
             .filter(|(_, at)| *at >= since)
             .cloned()

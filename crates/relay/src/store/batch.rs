@@ -227,6 +227,10 @@ impl Store for Batched {
         self.inner.last_change().await
     }
 
+    async fn change_clock(&self, local_now: i64) -> Result<i64, StoreError> {
+        self.inner.change_clock(local_now).await
+    }
+
     async fn for_account(
         &self,
         account: &AccountId,

@@ -143,6 +143,14 @@ pub trait Store: Send + Sync + 'static {
         Ok(0)
     }
 
+    /// The time, now, by the clock that stamps `changed_at`: the database's where the database
+    /// stamps rows (Postgres), else `local_now` (SQLite: the writers share this machine's
+    /// clock). A [`Store::changed_since`] poll that read this first has seen every row stamped
+    /// more than a commit's lag before it, so the next poll need not read those again.
+    async fn change_clock(&self, local_now: i64) -> Result<i64, StoreError> {
+        Ok(local_now)
+    }
+
     /// The unexpired subscriptions of one account.
     async fn for_account(
         &self,

@@ -37,4 +37,4 @@ impl PgStore {
 
 super::rekey::rekey!(PgPool);
 
-super::queries::sql_store!(PgStore);
+super::queries::sql_store!(PgStore, Some(super::sql::PG_CHANGE_CLOCK));

@@ -3,8 +3,10 @@
 //! a generic impl, because sqlx's per-database executor bounds would outweigh the code they save.
 
 /// Implements [`crate::store::Store`] for a struct with `pool` (a sqlx pool) and `sealer` fields.
+/// `$change_clock`: the statement that reads the clock stamping `changed_at`, where the database
+/// stamps rows (`None`: the writers' own clock, [`crate::store::Store::change_clock`]'s default).
 macro_rules! sql_store {
-    ($store:ty) => {
+    ($store:ty, $change_clock:expr) => {
         // A const block scopes the trait imports the method calls need.
         const _: () = {
             use futures::stream::BoxStream;
@@ -141,6 +143,17 @@ macro_rules! sql_store {
                         .fetch_one(&self.pool)
                         .await?;
                     Ok(last)
+                }
+
+                #[tracing::instrument(skip_all)]
+                async fn change_clock(&self, local_now: i64) -> Result<i64, StoreError> {
+                    let statement: Option<&'static str> = $change_clock;
+                    match statement {
+                        Some(statement) => {
+                            Ok(sqlx::query_scalar(statement).fetch_one(&self.pool).await?)
+                        }
+                        None => Ok(local_now),
+                    }
                 }
 
                 #[tracing::instrument(skip_all)]

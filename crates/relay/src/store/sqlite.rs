@@ -68,7 +68,7 @@ fn is_in_memory(url: &str) -> bool {
 
 super::rekey::rekey!(SqlitePool);
 
-super::queries::sql_store!(SqliteStore);
+super::queries::sql_store!(SqliteStore, None);
 
 /// Creates the database file 0600 when absent; SQLite gives its `-wal` and `-shm` files the
 /// same mode.

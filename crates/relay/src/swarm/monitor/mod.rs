@@ -165,7 +165,10 @@ impl Monitor {
         let mut gate_changes = self.gate.as_ref().map(|g| g.changes());
         let mut next_send = None;
         loop {
-            tokio::select! {
+            // Whether what `/health` and `/stats` show may have changed: sends and replies
+            // do not change it, and they are most turns at scale (renewals come due one
+            // account at a time, ~30 a second for 100,000 account-members).
+            let refresh_status = tokio::select! {
                 biased;
                 () = shutdown.cancelled() => break,
                 Some(Ok(())) = async {
@@ -173,31 +176,48 @@ impl Monitor {
                         Some(rx) => Some(rx.changed().await),
                         None => None,
                     }
-                } => self.sync_node_accounts(Instant::now()),
-                changed = lists.changed(), if lists_open => match changed {
-                    Ok(()) => {
-                        let list = lists.borrow_and_update().clone();
-                        if let Some(list) = list {
-                            self.apply_list(&list).await;
+                } => {
+                    self.sync_node_accounts(Instant::now());
+                    true
+                }
+                changed = lists.changed(), if lists_open => {
+                    match changed {
+                        Ok(()) => {
+                            let list = lists.borrow_and_update().clone();
+                            if let Some(list) = list {
+                                self.apply_list(&list).await;
+                            }
                         }
+                        Err(_) => lists_open = false,
                     }
-                    Err(_) => lists_open = false,
-                },
-                () = mq.events_posted() => self.apply_link_events(),
-                () = dirty.notify.notified() => self.apply_dirty(),
-                Some(done) = in_flight.next(), if !in_flight.is_empty() => self.complete(done),
-                _ = tick.tick() => {}
+                    true
+                }
+                () = mq.events_posted() => {
+                    self.apply_link_events();
+                    true
+                }
+                () = dirty.notify.notified() => {
+                    self.apply_dirty();
+                    true
+                }
+                Some(done) = in_flight.next(), if !in_flight.is_empty() => {
+                    self.complete(done);
+                    false
+                }
+                _ = tick.tick() => true,
                 () = async {
                     match next_send {
                         Some(at) => tokio::time::sleep_until(at).await,
                         None => std::future::pending().await,
                     }
-                } => {}
-            }
+                } => false,
+            };
             self.dispatch(Instant::now(), &mut in_flight);
             next_send = self.next_send();
             self.report_warm(Instant::now());
-            self.publish_status();
+            if refresh_status {
+                self.publish_status();
+            }
         }
     }
 
@@ -283,10 +303,17 @@ impl Monitor {
 
     fn publish_status(&self) {
         let (connections, pending) = self.mq.counts();
+        // One pass over the nodes (not one per swarm: 400 × 2,000 at real-network size).
+        let up_swarms: HashSet<u64> = self
+            .nodes
+            .values()
+            .filter(|n| n.up)
+            .map(|n| n.node.swarm_id)
+            .collect();
         let swarms_connected = self
             .swarm_ids
             .iter()
-            .filter(|id| self.nodes.values().any(|n| n.up && n.node.swarm_id == **id))
+            .filter(|id| up_swarms.contains(id))
             .count();
         let status = SwarmStatus {
             node_list_loaded: self.loaded,
