@@ -1,28 +1,29 @@
 //! Delivery end to end inside the process: notifications in, pushes to fake providers out,
-//! each payload opened by the emulated iOS/Android device (PROTOCOL §9–§11).
+//! each payload opened by the emulated iOS/Android device (PROTOCOL §9–§11). Outcomes are
+//! read from the metrics the relay emits, counted per test ([`LocalMetrics`]).
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use devnet::device::{self, Failure, Platform, Shown};
+use relay::admin::metrics as names;
 use relay::config::ServiceLimits;
 use relay::crypto;
-use relay::delivery::{
-    Delivery, DeliveryConfig, DeliveryStats, Index, ServicePolicy, StatsSnapshot,
-};
+use relay::delivery::{Delivery, DeliveryConfig, Index, ServicePolicy};
 use relay::notifier::{Notifier, Services, Verdict};
 use relay::store::Changes;
 use relay::subscription::{AccountId, DeviceToken, EncKey, Signature, Subscription};
 use relay::swarm::{MonitorSource, Notification};
+use tokio::runtime::RuntimeFlavor;
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::support::fake_notifier::{FakeNotifier, Sent};
+use crate::support::local_metrics::LocalMetrics;
 use crate::support::memory_store::MemoryStore;
-use crate::support::metrics;
 
 mod bulkheads;
 mod fanout;
@@ -73,7 +74,8 @@ struct Harness {
     tx: mpsc::Sender<Notification>,
     shutdown: CancellationToken,
     task: JoinHandle<()>,
-    stats: Arc<DeliveryStats>,
+    /// What the delivery task and its lanes emit (they run on the test's thread).
+    metrics: LocalMetrics,
     index: Arc<Index>,
     store: Arc<MemoryStore>,
 }
@@ -84,7 +86,13 @@ impl Harness {
         services: Vec<(&str, Arc<FakeNotifier>, ServicePolicy)>,
     ) -> Harness {
         crypto::init().unwrap();
-        metrics::install();
+        // `LocalMetrics` records one thread: every task of the harness must run on it.
+        assert_eq!(
+            tokio::runtime::Handle::current().runtime_flavor(),
+            RuntimeFlavor::CurrentThread,
+            "the delivery harness needs a current-thread runtime"
+        );
+        let metrics = LocalMetrics::install();
         let store = Arc::new(MemoryStore::with(subs));
         let index = Arc::new(Index::load(store.as_ref(), now()).await.unwrap());
         let mut registry = Services::new();
@@ -103,7 +111,6 @@ impl Harness {
             &registry,
             cfg,
         );
-        let stats = delivery.stats();
         let (tx, rx) = mpsc::channel(1_000);
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(delivery.run(rx, shutdown.clone()));
@@ -111,7 +118,7 @@ impl Harness {
             tx,
             shutdown,
             task,
-            stats,
+            metrics,
             index,
             store,
         }
@@ -121,11 +128,20 @@ impl Harness {
         self.tx.send(n).await.unwrap();
     }
 
-    /// Closes the intake and waits until every queued push is handled.
-    async fn finish(self) -> (StatsSnapshot, Arc<Index>, Arc<MemoryStore>) {
+    /// Waits until the delivery task has taken `n` notifications (and handed each to its
+    /// lanes: both happen in one step of the task).
+    async fn taken(&self, n: u64) {
+        self.metrics
+            .wait_for(names::DELIVERY_NOTIFICATIONS, &[], n)
+            .await;
+    }
+
+    /// Closes the intake and waits until every queued push is handled; the metrics stay
+    /// recorded for this test until the returned value is dropped.
+    async fn finish(self) -> (LocalMetrics, Arc<Index>, Arc<MemoryStore>) {
         drop(self.tx);
         self.task.await.unwrap();
-        (self.stats.snapshot(), self.index, self.store)
+        (self.metrics, self.index, self.store)
     }
 }
 

@@ -38,10 +38,10 @@ async fn a_hanging_provider_never_delays_another() {
         "one send in flight, the rest queued or shed"
     );
     h.shutdown.cancel();
-    let (stats, _, _) = h.finish().await;
-    assert_eq!(stats.pushes_delivered, 50);
+    let (m, _, _) = h.finish().await;
+    assert_eq!(m.count(names::PUSH_TOTAL, &[("result", "delivered")]), 50);
     let shed = [("service", "hang-apns"), ("reason", "queue_full")];
-    assert!(metrics::value("relay_push_failures_total", &shed).unwrap_or(0.0) >= 40.0);
+    assert!(m.count(names::PUSH_FAILURES, &shed) >= 40);
 }
 
 #[tokio::test]
@@ -59,22 +59,19 @@ async fn a_full_queue_is_a_counted_drop() {
             .await;
     }
     // Every notification is handled once the dispatcher has looked at all ten.
-    while h.stats.snapshot().notifications < 10 {
-        tokio::task::yield_now().await;
-    }
+    h.taken(10).await;
     gate.add_permits(100);
-    let (stats, _, _) = h.finish().await;
-    assert!(stats.pushes_dropped >= 6, "{stats:?}");
+    let (m, _, _) = h.finish().await;
+    let delivered = m.count(names::PUSH_TOTAL, &[("result", "delivered")]);
+    let dropped = m.count(names::PUSH_TOTAL, &[("result", "dropped")]);
+    assert!(dropped >= 6, "{dropped} dropped");
     assert_eq!(
-        stats.pushes_delivered + stats.pushes_dropped,
+        delivered + dropped,
         10,
-        "{stats:?}"
+        "{delivered} delivered, {dropped} dropped"
     );
     let shed = [("service", "qfull"), ("reason", "queue_full")];
-    assert_eq!(
-        metrics::value("relay_push_failures_total", &shed),
-        Some(stats.pushes_dropped as f64)
-    );
+    assert_eq!(m.count(names::PUSH_FAILURES, &shed), dropped);
 }
 
 #[tokio::test]
@@ -87,11 +84,9 @@ async fn shutdown_drains_queued_pushes() {
         h.send(message(11, &format!("drain-hash-{i:032}"), 0, None))
             .await;
     }
-    while h.stats.snapshot().notifications < 3 {
-        tokio::task::yield_now().await;
-    }
+    h.taken(3).await;
     h.shutdown.cancel();
     gate.add_permits(3);
-    let (stats, _, _) = h.finish().await;
-    assert_eq!(stats.pushes_delivered, 3, "{stats:?}");
+    let (m, _, _) = h.finish().await;
+    assert_eq!(m.count(names::PUSH_TOTAL, &[("result", "delivered")]), 3);
 }

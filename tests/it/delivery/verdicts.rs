@@ -27,7 +27,7 @@ async fn token_invalid_removes_every_subscription_with_the_token() {
     .await;
     h.send(message(5, "invalid-hash-00000000000000000000", 0, None))
         .await;
-    let (stats, index, store) = h.finish().await;
+    let (m, index, store) = h.finish().await;
 
     assert_eq!(
         store.all(),
@@ -40,12 +40,9 @@ async fn token_invalid_removes_every_subscription_with_the_token() {
     );
     assert!(index.subscriptions(&dead_b.account, now()).is_empty());
     assert!(!index.accounts().contains(&dead_b.account));
-    assert_eq!(stats.tokens_removed, 1);
+    assert_eq!(m.count(names::TOKENS_REMOVED, &[]), 1);
     let removed = [("service", "invalid"), ("reason", "Unregistered")];
-    assert_eq!(
-        metrics::value("relay_tokens_removed_total", &removed),
-        Some(1.0)
-    );
+    assert_eq!(m.count(names::TOKENS_REMOVED, &removed), 1);
 }
 
 #[tokio::test(start_paused = true)]
@@ -67,8 +64,9 @@ async fn retry_after_is_honoured() {
     let waited = second.at - first.at;
     assert!(waited >= Duration::from_secs(60), "{waited:?}");
     assert!(waited < Duration::from_secs(61), "{waited:?}");
-    let (stats, _, _) = h.finish().await;
-    assert_eq!(stats.pushes_delivered, 1);
+    let (m, _, _) = h.finish().await;
+    assert_eq!(m.count(names::PUSH_TOTAL, &[("result", "delivered")]), 1);
+    assert_eq!(m.count(names::PUSH_RETRIED, &[("service", "retry")]), 1);
 }
 
 #[tokio::test(start_paused = true)]
@@ -92,17 +90,14 @@ async fn retries_are_bounded_then_counted_failed() {
     assert!(d1 >= Duration::from_millis(750) && d1 <= Duration::from_millis(1_250));
     assert!(d2 >= Duration::from_millis(1_500) && d2 <= Duration::from_millis(2_500));
     // Give up is counted without a fourth call; wait for the counter, not for time.
-    while h.stats.snapshot().pushes_failed == 0 {
-        tokio::task::yield_now().await;
-    }
-    let (stats, _, _) = h.finish().await;
+    h.metrics
+        .wait_for(names::PUSH_TOTAL, &[("result", "failed")], 1)
+        .await;
+    let (m, _, _) = h.finish().await;
     assert_eq!(fake.calls(), 3);
-    assert_eq!(stats.pushes_failed, 1);
+    assert_eq!(m.count(names::PUSH_TOTAL, &[("result", "failed")]), 1);
     let failed = [("service", "retry-bounded"), ("reason", "server_error")];
-    assert_eq!(
-        metrics::value("relay_push_failures_total", &failed),
-        Some(1.0)
-    );
+    assert_eq!(m.count(names::PUSH_FAILURES, &failed), 1);
 }
 
 #[tokio::test]
@@ -129,14 +124,17 @@ async fn a_burst_of_config_invalids_trips_the_breaker_and_deletes_nothing() {
         ))
         .await;
     }
-    let (stats, index, store) = h.finish().await;
+    let (m, index, store) = h.finish().await;
     assert_eq!(fake.calls(), 40);
-    assert_eq!(stats.tokens_invalid, 40);
-    assert_eq!(stats.tokens_removed, 0);
+    assert_eq!(
+        m.count(names::PUSH_TOTAL, &[("result", "token_invalid")]),
+        40
+    );
+    assert_eq!(m.count(names::TOKENS_REMOVED, &[]), 0);
     assert_eq!(store.all().len(), 40);
     assert_eq!(index.len(), 40);
     assert_eq!(
-        metrics::value("relay_breaker_open", &[("service", "breaker")]),
+        m.gauge(names::BREAKER_OPEN, &[("service", "breaker")]),
         Some(1.0)
     );
 }

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod db;
 pub mod fake_notifier;
 pub mod fixtures;
+pub mod local_metrics;
 pub mod logs;
 pub mod memory_store;
 pub mod metrics;

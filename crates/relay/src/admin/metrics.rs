@@ -128,15 +128,20 @@ metric_table! {
     /// `relay_swarms_connected`: swarms with at least one connected member (gauge).
     SWARMS_CONNECTED = "relay_swarms_connected", Gauge, [], Zero,
         "Swarms with at least one connected member.";
+    /// `relay_delivery_notifications_total`: notifications the delivery task took from its
+    /// queue, each looked up in the index and fanned out to its devices' queues.
+    DELIVERY_NOTIFICATIONS = "relay_delivery_notifications_total", Counter, [], Zero,
+        "Notifications the delivery task took from its queue (intake's drops and swarm copies excluded).";
     /// `relay_dedup_dropped_total`: notifications dropped as duplicates.
     DEDUP_DROPPED = "relay_dedup_dropped_total", Counter, [], Zero,
         "Notifications dropped as duplicates.";
     /// `relay_push_total{service,result}`: push outcomes; `result="delivered"` is success.
     PUSH_TOTAL = "relay_push_total", Counter, ["service", "result"], PerService,
         "Push outcomes per service; result delivered is success.";
-    /// `relay_push_failures_total{service,reason}`: failed pushes by provider reason.
+    /// `relay_push_retried_total{service}`: pushes delivered after one or more retries.
     PUSH_RETRIED = "relay_push_retried_total", Counter, ["service"], OnEmit,
         "Pushes delivered after one or more retries (upstream notify_retries).";
+    /// `relay_push_failures_total{service,reason}`: failed pushes by provider reason.
     PUSH_FAILURES = "relay_push_failures_total", Counter, ["service", "reason"], OnEmit,
         "Failed pushes per service and provider reason.";
     /// `relay_push_duration_seconds{service}`: provider request latency (histogram).

@@ -13,7 +13,6 @@ use super::index::{Index, Target};
 use super::lane::{Deps, Lane};
 use super::payload;
 use super::policy::{DeliveryConfig, ServicePolicy};
-use super::stats::{bump, DeliveryStats};
 use crate::admin::metrics as names;
 use crate::clock::unix_now;
 use crate::crypto;
@@ -28,7 +27,6 @@ pub struct Delivery {
     changes: Arc<dyn Changes>,
     services: Vec<(Arc<str>, Arc<dyn Notifier>, ServicePolicy)>,
     cfg: DeliveryConfig,
-    stats: Arc<DeliveryStats>,
 }
 
 impl Delivery {
@@ -58,13 +56,7 @@ impl Delivery {
             changes,
             services,
             cfg,
-            stats: Arc::default(),
         }
-    }
-
-    /// Running totals of this instance (live while the task runs); not what `/stats` serves.
-    pub fn stats(&self) -> Arc<DeliveryStats> {
-        self.stats.clone()
     }
 
     /// Takes notifications until `shutdown` (or until the channel closes), then drains the
@@ -78,7 +70,6 @@ impl Delivery {
             store: self.store.clone(),
             index: self.index.clone(),
             changes: self.changes.clone(),
-            stats: self.stats.clone(),
             retry_stop: CancellationToken::new(),
         };
         let mut workers = JoinSet::new();
@@ -134,18 +125,16 @@ impl Delivery {
         dedup: &mut Dedup,
         targets: &mut Vec<Target>,
     ) {
-        bump(&self.stats.notifications);
+        metrics::counter!(names::DELIVERY_NOTIFICATIONS).increment(1);
         self.index
             .select_into(&n.account, n.namespace, unix_now(), targets);
         for target in targets.drain(..) {
             if dedup.check(&target.service, target.token.expose(), &n.hash) == Seen::Duplicate {
-                bump(&self.stats.duplicates);
                 continue;
             }
             let Some(lane) = lanes.get(&target.service) else {
                 metrics::counter!(names::PUSH_FAILURES, "service" => target.service.clone(), "reason" => "unconfigured")
                     .increment(1);
-                bump(&self.stats.pushes_dropped);
                 continue;
             };
             // PROTOCOL §9 step 3.

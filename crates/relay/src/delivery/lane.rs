@@ -18,7 +18,6 @@ use super::index::Index;
 use super::payload::NoDataForm;
 use super::policy::ServicePolicy;
 use super::retry;
-use super::stats::{bump, DeliveryStats};
 use crate::admin::metrics as names;
 use crate::notifier::{Notifier, Push, Verdict};
 use crate::store::{Changes, Store};
@@ -31,7 +30,6 @@ pub(super) struct Deps {
     /// Names the accounts holding a dead token (rows are keyed per account).
     pub index: Arc<Index>,
     pub changes: Arc<dyn Changes>,
-    pub stats: Arc<DeliveryStats>,
     /// Cancelled at shutdown: waiting retries give up instead of holding the drain open.
     pub retry_stop: CancellationToken,
 }
@@ -147,12 +145,6 @@ impl Shared {
             .increment(1);
         metrics::counter!(names::PUSH_FAILURES, "service" => service, "reason" => reason)
             .increment(1);
-        let stats = &self.deps.stats;
-        bump(if result == "failed" {
-            &stats.pushes_failed
-        } else {
-            &stats.pushes_dropped
-        });
     }
 
     /// One provider send and what its verdict causes.
@@ -188,7 +180,6 @@ impl Shared {
             Verdict::Retry { reason, after } => self.clone().retry(job, reason, after),
             Verdict::TokenInvalid { reason, .. } => {
                 self.result("token_invalid");
-                bump(&self.deps.stats.tokens_invalid);
                 tracing::debug!(service = %self.service, token = %job.push.token, reason, breaker_open, "token invalid");
             }
             Verdict::Drop { reason, alert } => {
@@ -216,7 +207,6 @@ impl Shared {
             metrics::counter!(names::PUSH_RETRIED, "service" => self.service.clone()).increment(1);
         }
         metrics::histogram!(names::END_TO_END).record(job.received.elapsed().as_secs_f64());
-        bump(&self.deps.stats.pushes_delivered);
     }
 
     /// Schedules the next attempt in a task holding no permit, or gives up after `max_retries`.
@@ -262,7 +252,6 @@ impl Shared {
                 }
                 metrics::counter!(names::TOKENS_REMOVED, "service" => self.service.clone(), "reason" => reason)
                     .increment(1);
-                bump(&self.deps.stats.tokens_removed);
                 tracing::info!(service = %self.service, token = %token, reason, "invalid token removed");
             }
             Err(e) => {

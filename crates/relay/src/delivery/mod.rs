@@ -22,7 +22,6 @@ mod lane;
 pub mod payload;
 mod policy;
 mod retry;
-mod stats;
 
 pub use catch_up::{CatchUp, OVERLAP_SECS};
 pub use dedup::{filter_key, Dedup, Seen};
@@ -31,7 +30,6 @@ pub use error::DeliveryError;
 pub use index::{Index, Target};
 pub use payload::{DevicePayload, NoDataForm};
 pub use policy::{DeliveryConfig, ServicePolicy};
-pub use stats::{DeliveryStats, StatsSnapshot};
 
 #[cfg(test)]
 pub(crate) mod tests_support;
