@@ -30,7 +30,7 @@ const RETRY_AFTER: Duration = Duration::from_secs(60);
 /// accounts subscribed close together share one `monitor.messages` (issue 13: one request per
 /// subscribe was a third of the relay's CPU). Well inside §8.3's 1 s for a change to reach the
 /// swarm.
-pub(super) const COALESCE: Duration = Duration::from_millis(20);
+pub(super) const COALESCE: Duration = Duration::from_millis(100);
 
 /// A finished request.
 pub(crate) struct Completion {
