@@ -12,6 +12,8 @@
 mod batch;
 mod entries;
 mod queue;
+#[cfg(test)]
+mod tests;
 mod topology;
 
 use std::collections::{HashMap, HashSet};
@@ -74,6 +76,20 @@ struct NodeState {
     /// Accounts this node is responsible for (queued or in flight).
     known: HashSet<AccountId>,
     queue: DueQueue,
+}
+
+impl NodeState {
+    /// A node not yet connected, responsible for nothing yet.
+    fn new(node: Node, conn: ConnId) -> Self {
+        NodeState {
+            node,
+            conn,
+            up: false,
+            outstanding: 0,
+            known: HashSet::new(),
+            queue: DueQueue::default(),
+        }
+    }
 }
 
 struct AccountState {
@@ -285,19 +301,25 @@ impl Monitor {
                     continue;
                 }
             };
-            if entries.is_empty() {
-                self.forget_account(&account);
-                continue;
-            }
-            let is_new = !self.accounts.contains_key(&account);
-            let swarm = super::mapping::swarm_of(&account, &self.swarm_ids);
-            self.accounts
-                .insert(account, AccountState { swarm, entries });
-            if is_new {
-                self.place_account(account, swarm, now);
-            } else if urgent {
-                self.due_on_swarm(&account, swarm, now);
-            }
+            self.upsert_account(account, entries, urgent, now);
+        }
+    }
+
+    /// Holds `entries` as `account`'s (none: forgets it); a new account is due now on its
+    /// swarm, a changed one too if `urgent` (§8.3).
+    fn upsert_account(&mut self, account: AccountId, entries: Vec<Entry>, urgent: bool, now: Instant) {
+        if entries.is_empty() {
+            self.forget_account(&account);
+            return;
+        }
+        let is_new = !self.accounts.contains_key(&account);
+        let swarm = super::mapping::swarm_of(&account, &self.swarm_ids);
+        self.accounts
+            .insert(account, AccountState { swarm, entries });
+        if is_new {
+            self.place_account(account, swarm, now);
+        } else if urgent {
+            self.due_on_swarm(&account, swarm, now);
         }
     }
 

@@ -45,6 +45,12 @@ impl DueQueue {
         self.order.first().map(|(when, _)| *when)
     }
 
+    /// How many accounts are queued.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.at.len()
+    }
+
     /// Whether something is due at or before `now`.
     pub fn has_due(&self, now: Instant) -> bool {
         self.order.first().is_some_and(|(when, _)| *when <= now)

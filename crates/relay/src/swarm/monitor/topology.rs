@@ -29,16 +29,9 @@ impl Monitor {
             }
         }
         if self.swarm_ids != list.swarm_ids {
-            self.swarm_ids = list.swarm_ids.clone();
+            self.set_swarm_ids(list.swarm_ids.clone());
             if let Some(out) = &self.ids_out {
                 out.send_replace(Arc::new(self.swarm_ids.clone()));
-            }
-            self.by_swarm.clear();
-            for (account, state) in self.accounts.iter_mut() {
-                state.swarm = swarm_of(account, &self.swarm_ids);
-                if let Some(swarm) = state.swarm {
-                    self.by_swarm.entry(swarm).or_default().insert(*account);
-                }
             }
         }
         self.sync_node_accounts(Instant::now());
@@ -54,6 +47,18 @@ impl Monitor {
         );
     }
 
+    /// Maps every account onto the swarms of a new list.
+    pub(super) fn set_swarm_ids(&mut self, ids: Vec<u64>) {
+        self.swarm_ids = ids;
+        self.by_swarm.clear();
+        for (account, state) in self.accounts.iter_mut() {
+            state.swarm = swarm_of(account, &self.swarm_ids);
+            if let Some(swarm) = state.swarm {
+                self.by_swarm.entry(swarm).or_default().insert(*account);
+            }
+        }
+    }
+
     async fn add_node(&mut self, node: Node) {
         self.next_conn += 1;
         let conn = ConnId(self.next_conn);
@@ -65,17 +70,8 @@ impl Monitor {
             tracing::error!(error = %e, "cannot ask the proxy to connect");
         }
         self.by_conn.insert(conn, node.pubkey_x25519);
-        self.nodes.insert(
-            node.pubkey_x25519,
-            NodeState {
-                node,
-                conn,
-                up: false,
-                outstanding: 0,
-                known: HashSet::new(),
-                queue: Default::default(),
-            },
-        );
+        self.nodes
+            .insert(node.pubkey_x25519, NodeState::new(node, conn));
     }
 
     async fn drop_node(&mut self, key: &[u8; 32]) {
