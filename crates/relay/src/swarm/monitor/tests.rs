@@ -1,11 +1,16 @@
 //! Monitor-level tests on a monitor whose nodes are set up in place (no storage servers), and
 //! the in-process memory measurement of the monitor's state (issue 12).
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
+use futures::future::BoxFuture;
+use futures::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use super::batch::{Completion, COALESCE, MAX_BYTES};
 use super::entries::{self, Entry};
 use super::{Dirty, Monitor, NodeState, Renewal};
 use crate::clock::unix_now;
@@ -54,7 +59,9 @@ fn monitor() -> Monitor {
 /// Adds `swarms` swarms of `members` connected nodes each (never asking the proxy to connect)
 /// and returns the swarm ids, sorted.
 fn add_nodes(m: &mut Monitor, swarms: u64, members: u64) -> Vec<u64> {
-    let ids: Vec<u64> = (1..=swarms).map(|s| s * (u64::MAX / (swarms + 1))).collect();
+    let ids: Vec<u64> = (1..=swarms)
+        .map(|s| s * (u64::MAX / (swarms + 1)))
+        .collect();
     for (s, &swarm_id) in (0u64..).zip(&ids) {
         for n in 0..members {
             let k = s * members + n;
@@ -137,7 +144,7 @@ fn monitor_state_memory() {
         m.upsert_account(account(i), entries_of(i, sig_ts), true, now);
     }
     let held = vm_rss();
-    m.set_swarm_ids(ids);
+    m.set_swarm_ids(ids, now);
     m.sync_node_accounts(now);
     let placed = vm_rss();
 
@@ -149,7 +156,7 @@ fn monitor_state_memory() {
         println!(
             "monitor_state_memory: {count} accounts on {} nodes / {swarms} swarms: VmRSS \
              {:.1} -> {:.1} -> {:.1} MiB; {} B per account held (entries + index), {} B per \
-             (account, node) placed (queues, node sets, swarm sets), {} B per account in all",
+             (account, node) placed (due queues, swarm sets), {} B per account in all",
             m.nodes.len(),
             before as f64 / 1048576.0,
             held as f64 / 1048576.0,
@@ -159,4 +166,108 @@ fn monitor_state_memory() {
             placed.saturating_sub(before) / count.max(1),
         );
     }
+}
+
+type InFlight = FuturesUnordered<BoxFuture<'static, Completion>>;
+
+/// A monitor with `swarms` × `members` connected nodes, every swarm monitored.
+fn placed_monitor(swarms: u64, members: u64) -> (Monitor, Vec<u64>) {
+    let mut m = monitor();
+    let ids = add_nodes(&mut m, swarms, members);
+    let now = Instant::now();
+    m.set_swarm_ids(ids.clone(), now);
+    m.sync_node_accounts(now);
+    (m, ids)
+}
+
+/// Whether any node queue holds `id`.
+fn queued_anywhere(m: &Monitor, id: u32) -> bool {
+    m.nodes.values().any(|n| n.queue.contains(id))
+}
+
+#[tokio::test]
+async fn a_forgotten_number_reaches_no_queue_even_when_reused() {
+    let (mut m, _) = placed_monitor(1, 2);
+    let sig_ts = unix_now();
+    let now = Instant::now();
+    m.upsert_account(account(1), entries_of(1, sig_ts), true, now);
+    let id = m.accounts.id(&account(1)).unwrap();
+    assert!(m.nodes.values().all(|n| n.queue.contains(id)));
+
+    // Both members send it; while the requests are out, the account goes and another one
+    // takes its number.
+    let mut in_flight = InFlight::new();
+    m.dispatch(now + COALESCE, &mut in_flight);
+    assert_eq!(in_flight.len(), 2);
+    m.upsert_account(account(1), Vec::new(), false, now);
+    assert!(!queued_anywhere(&m, id));
+    assert!(m.by_swarm.values().all(|s| !s.contains(&id)));
+    m.upsert_account(account(2), entries_of(2, sig_ts), true, now);
+    assert_eq!(m.accounts.id(&account(2)), Some(id));
+
+    // The replies (failures: these nodes are not connected) name the old account: they must
+    // not reschedule the new one, which stays due now on both members.
+    while let Some(done) = in_flight.next().await {
+        m.complete(done);
+    }
+    let due = m.clock.tick(now);
+    for n in m.nodes.values() {
+        assert_eq!(n.queue.first_due(), Some(due));
+        assert!(n.queue.contains(id));
+    }
+    assert_eq!(m.in_flight_bytes, 0);
+}
+
+#[tokio::test]
+async fn batches_beyond_the_in_flight_bound_wait_for_replies() {
+    let (mut m, swarm_ids) = placed_monitor(3, 2);
+    // Room for one full-size body: one request in flight at a time, monitor-wide.
+    m.max_in_flight_bytes = MAX_BYTES + 1;
+    let sig_ts = unix_now();
+    let now = Instant::now();
+    let mut wanted: HashMap<[u8; 32], Vec<u32>> = HashMap::new();
+    for i in 0..30 {
+        m.upsert_account(account(i), entries_of(i, sig_ts), true, now);
+        let id = m.accounts.id(&account(i)).unwrap();
+        let swarm = m.accounts.swarm(id).unwrap();
+        for (key, n) in &m.nodes {
+            if n.node.swarm_id == swarm {
+                wanted.entry(*key).or_default().push(id);
+            }
+        }
+    }
+    assert!(swarm_ids
+        .iter()
+        .all(|s| m.by_swarm.get(s).is_some_and(|a| !a.is_empty())));
+
+    let mut in_flight = InFlight::new();
+    let mut sent: HashMap<[u8; 32], Vec<u32>> = HashMap::new();
+    m.dispatch(now + COALESCE, &mut in_flight);
+    while let Some(done) = in_flight.next().await {
+        // Nothing else went meanwhile, and the loop would not spin waiting for room.
+        assert!(in_flight.is_empty());
+        assert!(m.in_flight_bytes > 0 && m.in_flight_bytes == done.bytes);
+        assert_eq!(m.next_send(), None);
+        sent.entry(done.node)
+            .or_default()
+            .extend(done.accounts.iter().map(|a| a.id));
+        m.complete(done);
+        assert_eq!(m.in_flight_bytes, 0);
+        m.dispatch(now + COALESCE, &mut in_flight);
+    }
+    // Every node got every one of its accounts, once.
+    for ids in wanted.values_mut().chain(sent.values_mut()) {
+        ids.sort_unstable();
+    }
+    assert_eq!(sent, wanted);
+    assert_eq!(sent.len(), 6);
+
+    // With room again, every node's due accounts go at once.
+    m.max_in_flight_bytes = super::batch::MAX_IN_FLIGHT_BYTES;
+    for i in 0..30 {
+        let id = m.accounts.id(&account(i)).unwrap();
+        m.due_on_swarm(id, m.accounts.swarm(id), m.clock.tick(now));
+    }
+    m.dispatch(now + COALESCE + Duration::from_millis(1), &mut in_flight);
+    assert_eq!(in_flight.len(), 6);
 }
