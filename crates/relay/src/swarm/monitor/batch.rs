@@ -206,7 +206,11 @@ impl Monitor {
                 RETRY_AFTER
             };
             let wait = Tick::try_from(wait.as_millis()).unwrap_or(Tick::MAX);
-            state.queue.set(account.id, now.saturating_add(wait));
+            // Made due again while this request was out (a change of its subscriptions, §8.3;
+            // a reconnect, §7.3): the request carried the old state, so that stays due.
+            state
+                .queue
+                .set_unless_earlier(account.id, now.saturating_add(wait));
         }
         if outcome != "ok" {
             tracing::warn!(node = %state.node.short(), result = outcome, "monitor request failed");

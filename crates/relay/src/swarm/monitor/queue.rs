@@ -80,6 +80,13 @@ impl DueQueue {
         self.order.insert(key(when, account));
     }
 
+    /// Schedules `account` at `when`, unless it is already queued at or before `when`.
+    pub fn set_unless_earlier(&mut self, account: u32, when: Tick) {
+        if self.at.get(&account).is_none_or(|&queued| queued > when) {
+            self.set(account, when);
+        }
+    }
+
     /// Forgets `account`.
     pub fn remove(&mut self, account: u32) {
         if let Some(old) = self.at.remove(&account) {
@@ -154,6 +161,11 @@ mod tests {
         q.set(a, now); // moved earlier
         assert_eq!(q.pop_due(now), Some(a));
         q.set(a, now);
+        q.set_unless_earlier(a, now + 60_000); // already due sooner: kept
+        assert_eq!(q.first_due(), Some(now));
+        q.set_unless_earlier(b, now + 60_000); // not queued: scheduled
+        assert_eq!(q.len(), 2);
+        q.remove(b);
         q.remove(a);
         assert!(!q.has_due(now + 60_000));
         // Ties go by number; times order across the 32-bit boundary of the key.

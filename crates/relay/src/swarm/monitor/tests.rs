@@ -192,6 +192,7 @@ async fn a_forgotten_number_reaches_no_queue_even_when_reused() {
     let now = Instant::now();
     m.upsert_account(account(1), entries_of(1, sig_ts), true, now);
     let id = m.accounts.id(&account(1)).unwrap();
+    let old = m.accounts.tag(id);
     assert!(m.nodes.values().all(|n| n.queue.contains(id)));
 
     // Both members send it; while the requests are out, the account goes and another one
@@ -204,17 +205,28 @@ async fn a_forgotten_number_reaches_no_queue_even_when_reused() {
     assert!(m.by_swarm.values().all(|s| !s.contains(&id)));
     m.upsert_account(account(2), entries_of(2, sig_ts), true, now);
     assert_eq!(m.accounts.id(&account(2)), Some(id));
+    assert!(m.nodes.values().all(|n| n.queue.contains(id)));
 
-    // The replies (failures: these nodes are not connected) name the old account: they must
-    // not reschedule the new one, which stays due now on both members.
+    // The new account goes too, so no node queues the number; the replies for the old one
+    // (failures: these nodes are not connected) must not queue it again.
+    m.dispatch(now + COALESCE, &mut in_flight);
+    assert_eq!(in_flight.len(), 4);
+    assert!(!queued_anywhere(&m, id));
+    let mut new = Vec::new();
     while let Some(done) = in_flight.next().await {
+        if done.accounts == [old] {
+            m.complete(done);
+            assert!(!queued_anywhere(&m, id));
+        } else {
+            new.push(done);
+        }
+    }
+    // Its own replies do.
+    assert_eq!(new.len(), 2);
+    for done in new {
         m.complete(done);
     }
-    let due = m.clock.tick(now);
-    for n in m.nodes.values() {
-        assert_eq!(n.queue.first_due(), Some(due));
-        assert!(n.queue.contains(id));
-    }
+    assert!(m.nodes.values().all(|n| n.queue.contains(id)));
     assert_eq!(m.in_flight_bytes, 0);
 }
 
@@ -270,4 +282,26 @@ async fn batches_beyond_the_in_flight_bound_wait_for_replies() {
     }
     m.dispatch(now + COALESCE + Duration::from_millis(1), &mut in_flight);
     assert_eq!(in_flight.len(), 6);
+}
+
+/// §8.3: a change reaches the swarm within 1 s even when a request with the account's old
+/// entries is out at that moment (its reply used to push the account to the next renewal).
+#[tokio::test]
+async fn a_change_while_the_account_is_in_flight_stays_due() {
+    let (mut m, _) = placed_monitor(1, 2);
+    let sig_ts = unix_now();
+    let now = Instant::now();
+    m.upsert_account(account(1), entries_of(1, sig_ts), true, now);
+    let id = m.accounts.id(&account(1)).unwrap();
+    let mut in_flight = InFlight::new();
+    m.dispatch(now + COALESCE, &mut in_flight);
+    assert_eq!(in_flight.len(), 2);
+    assert!(!queued_anywhere(&m, id));
+
+    m.upsert_account(account(1), entries_of(1, sig_ts + 1), true, now);
+    while let Some(done) = in_flight.next().await {
+        m.complete(done);
+    }
+    let due = m.clock.tick(now);
+    assert!(m.nodes.values().all(|n| n.queue.first_due() == Some(due)));
 }
