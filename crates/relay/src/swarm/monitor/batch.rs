@@ -28,9 +28,9 @@ const MAX_OUTSTANDING: usize = 2;
 /// built up to 2 bodies per node at once, and glibc kept the ~2.4 GB peak at 2,000 nodes. A
 /// batch is built only while a full one ([`MAX_BYTES`]) still fits, so the bodies held never
 /// exceed this; the rest stay due and go, least recently served node first, as replies free
-/// room. 64 MiB is ~13 full-size bodies, or ~130 of the ~500 kB ones 2,000 dicts make, in
-/// flight: about 1 Gbit/s at a 0.5 s reply time, more than a relay's uplink carries, so the
-/// bulk submission is not slowed by it; renewals (small bodies) are not held up outside it.
+/// room. 64 MiB is ~13 full-size bodies, or ~200 of the ~300 kB ones 2,000 typical dicts
+/// make: about 1 Gbit/s at a 0.5 s reply time, a relay's uplink, so the bulk submission is
+/// hardly slowed; renewals (small bodies) are held up only while one is under way.
 pub(super) const MAX_IN_FLIGHT_BYTES: usize = 64 << 20;
 /// `monitor.messages` reply timeout (§13).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
