@@ -1,17 +1,22 @@
 //! The renewal scheduler of PROTOCOL §8.3: which `monitor.messages` dicts go to which node,
 //! and when.
 //!
-//! **Owns:** per-account entries (`entries.rs`), per-node due queues (`queue.rs`), the node
-//! set and account placement (`topology.rs`), batching and replies (`batch.rs`).
+//! **Owns:** the monitored accounts, interned as dense numbers (`accounts.rs`), their entries
+//! (`entries.rs`), per-node due queues (`queue.rs`), the node set and account placement
+//! (`topology.rs`), batching, the monitor-wide bound on request bytes in flight, and replies
+//! (`batch.rs`).
 //! **Must not:** touch sockets (it asks [`OxenMq`]) or the store (it reads [`MonitorSource`]).
 //!
 //! Input: node lists (watch), dirty accounts (the [`Dirty`] set + `Notify`, fed by
 //! `SwarmHandle`'s `Changes`), link events, request completions and a 1 s tick.
 //! Output: requests through `OxenMq` and a [`SwarmStatus`] on a watch channel.
 
+mod accounts;
 mod batch;
 mod entries;
 mod queue;
+#[cfg(test)]
+mod tests;
 mod topology;
 
 use std::collections::{HashMap, HashSet};
@@ -23,9 +28,10 @@ use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use self::accounts::Accounts;
 use self::batch::Completion;
 use self::entries::Entry;
-use self::queue::DueQueue;
+use self::queue::{Clock, DueQueue};
 use super::nodes::{Node, NodeList};
 use super::oxenmq::{ConnId, LinkEvent, OxenMq};
 use super::{MonitorSource, SwarmGate, SwarmStatus};
@@ -71,14 +77,29 @@ struct NodeState {
     conn: ConnId,
     up: bool,
     outstanding: usize,
-    /// Accounts this node is responsible for (queued or in flight).
-    known: HashSet<AccountId>,
+    /// The swarm whose accounts (`Monitor::by_swarm`) this node is responsible for, queued or
+    /// in flight: its own if monitored, as of the last `sync_node_accounts`; `None`: nothing.
+    /// Swarms are disjoint, so this one number replaces a per-node set of accounts.
+    serves: Option<u64>,
+    /// The monitor's `turn` when this node last sent: the least recently served node goes
+    /// first when the in-flight bound leaves room for only some.
+    last_turn: u64,
     queue: DueQueue,
 }
 
-struct AccountState {
-    swarm: Option<u64>,
-    entries: Vec<Entry>,
+impl NodeState {
+    /// A node not yet connected, responsible for nothing yet.
+    fn new(node: Node, conn: ConnId) -> Self {
+        NodeState {
+            node,
+            conn,
+            up: false,
+            outstanding: 0,
+            serves: None,
+            last_turn: 0,
+            queue: DueQueue::default(),
+        }
+    }
 }
 
 /// The scheduler; `run` consumes it.
@@ -95,8 +116,17 @@ pub(crate) struct Monitor {
     nodes: HashMap<[u8; 32], NodeState>,
     by_conn: HashMap<ConnId, [u8; 32]>,
     next_conn: u64,
-    accounts: HashMap<AccountId, AccountState>,
-    by_swarm: HashMap<u64, HashSet<AccountId>>,
+    accounts: Accounts,
+    /// Account numbers per swarm (every swarm, monitored or not).
+    by_swarm: HashMap<u64, HashSet<u32>>,
+    /// Due times in the queues are ticks of this clock.
+    clock: Clock,
+    /// Body bytes of the `monitor.messages` requests in flight, all nodes together.
+    in_flight_bytes: usize,
+    /// At most this many (`batch::MAX_IN_FLIGHT_BYTES`; smaller in tests).
+    max_in_flight_bytes: usize,
+    /// Counts batches sent (`NodeState::last_turn`).
+    turn: u64,
     /// `None`: every swarm is monitored (the single relay).
     gate: Option<Arc<dyn SwarmGate>>,
     /// Where the swarm ids of each applied node list are published (the gate's owner and the
@@ -124,8 +154,12 @@ impl Monitor {
             nodes: HashMap::new(),
             by_conn: HashMap::new(),
             next_conn: 0,
-            accounts: HashMap::new(),
+            accounts: Accounts::default(),
             by_swarm: HashMap::new(),
+            clock: Clock::new(Instant::now()),
+            in_flight_bytes: 0,
+            max_in_flight_bytes: batch::MAX_IN_FLIGHT_BYTES,
+            turn: 0,
             gate: None,
             ids_out: None,
         }
@@ -140,11 +174,6 @@ impl Monitor {
         self.gate = gate;
         self.ids_out = Some(ids);
         self
-    }
-
-    /// Whether this relay submits the accounts of `swarm`.
-    fn monitors(&self, swarm: u64) -> bool {
-        self.gate.as_ref().is_none_or(|g| g.monitors(swarm))
     }
 
     /// Runs until `shutdown`; node lists arrive on `lists`.
@@ -212,6 +241,7 @@ impl Monitor {
                     }
                 } => false,
             };
+            self.rebase_clock(Instant::now());
             self.dispatch(Instant::now(), &mut in_flight);
             next_send = self.next_send();
             self.report_warm(Instant::now());
@@ -226,6 +256,7 @@ impl Monitor {
     /// member is connected (unless the swarm has no members at all).
     fn report_warm(&self, now: Instant) {
         let Some(gate) = &self.gate else { return };
+        let now = self.clock.tick(now);
         let pending = gate.pending();
         if pending.is_empty() {
             return;
@@ -250,8 +281,17 @@ impl Monitor {
         }
     }
 
+    /// Keeps due times within the range of a `Tick` (every ~24.8 days).
+    fn rebase_clock(&mut self, now: Instant) {
+        if let Some(shift) = self.clock.rebase(now) {
+            for state in self.nodes.values_mut() {
+                state.queue.rebase(shift);
+            }
+        }
+    }
+
     fn apply_link_events(&mut self) {
-        let now = Instant::now();
+        let now = self.clock.tick(Instant::now());
         for (conn, event) in self.mq.take_events() {
             let Some(state) = self.by_conn.get(&conn).and_then(|k| self.nodes.get_mut(k)) else {
                 continue;
@@ -260,8 +300,9 @@ impl Monitor {
                 LinkEvent::Up => {
                     // §7.3: a (re)connected node may have lost everything: all due at once.
                     state.up = true;
-                    for account in &state.known {
-                        state.queue.set(*account, now);
+                    let known = state.serves.and_then(|swarm| self.by_swarm.get(&swarm));
+                    for &account in known.into_iter().flatten() {
+                        state.queue.set(account, now);
                     }
                     tracing::debug!(node = %state.node.short(), "storage server connected");
                 }
@@ -285,19 +326,29 @@ impl Monitor {
                     continue;
                 }
             };
-            if entries.is_empty() {
-                self.forget_account(&account);
-                continue;
-            }
-            let is_new = !self.accounts.contains_key(&account);
-            let swarm = super::mapping::swarm_of(&account, &self.swarm_ids);
-            self.accounts
-                .insert(account, AccountState { swarm, entries });
-            if is_new {
-                self.place_account(account, swarm, now);
-            } else if urgent {
-                self.due_on_swarm(&account, swarm, now);
-            }
+            self.upsert_account(account, entries, urgent, now);
+        }
+    }
+
+    /// Holds `entries` as `account`'s (none: forgets it); a new account is due now on its
+    /// swarm, a changed one too if `urgent` (§8.3).
+    fn upsert_account(
+        &mut self,
+        account: AccountId,
+        entries: Vec<Entry>,
+        urgent: bool,
+        now: Instant,
+    ) {
+        if entries.is_empty() {
+            self.forget_account(&account);
+            return;
+        }
+        let now = self.clock.tick(now);
+        let swarm = super::mapping::swarm_of(&account, &self.swarm_ids);
+        match self.accounts.upsert(account, swarm, entries) {
+            (id, true) => self.place_account(id, swarm, now),
+            (id, false) if urgent => self.due_on_swarm(id, swarm, now),
+            _ => {}
         }
     }
 

@@ -1,10 +1,11 @@
 //! Applying node lists (PROTOCOL §5.3) and placing accounts on their swarm's nodes (§6).
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use tokio::time::Instant;
 
+use super::queue::Tick;
 use super::{Monitor, NodeState};
 use crate::admin::metrics as names;
 use crate::subscription::AccountId;
@@ -29,16 +30,9 @@ impl Monitor {
             }
         }
         if self.swarm_ids != list.swarm_ids {
-            self.swarm_ids = list.swarm_ids.clone();
+            self.set_swarm_ids(list.swarm_ids.clone(), Instant::now());
             if let Some(out) = &self.ids_out {
                 out.send_replace(Arc::new(self.swarm_ids.clone()));
-            }
-            self.by_swarm.clear();
-            for (account, state) in self.accounts.iter_mut() {
-                state.swarm = swarm_of(account, &self.swarm_ids);
-                if let Some(swarm) = state.swarm {
-                    self.by_swarm.entry(swarm).or_default().insert(*account);
-                }
             }
         }
         self.sync_node_accounts(Instant::now());
@@ -54,6 +48,44 @@ impl Monitor {
         );
     }
 
+    /// Maps every account onto the swarms of a new list. An account that changes swarm leaves
+    /// the queues of the nodes serving its old one and is due now on those serving its new one
+    /// (`sync_node_accounts` then handles the nodes whose own swarm changed).
+    pub(super) fn set_swarm_ids(&mut self, ids: Vec<u64>, now: Instant) {
+        self.swarm_ids = ids;
+        let now = self.clock.tick(now);
+        let mut serving: HashMap<u64, Vec<[u8; 32]>> = HashMap::new();
+        for (key, state) in &self.nodes {
+            if let Some(swarm) = state.serves {
+                serving.entry(swarm).or_default().push(*key);
+            }
+        }
+        let mut moves = Vec::new();
+        self.by_swarm.clear();
+        for (account, id) in self.accounts.iter() {
+            let (old, new) = (self.accounts.swarm(id), swarm_of(account, &self.swarm_ids));
+            if old != new {
+                moves.push((id, old, new));
+            }
+            if let Some(swarm) = new {
+                self.by_swarm.entry(swarm).or_default().insert(id);
+            }
+        }
+        for (id, old, new) in moves {
+            self.accounts.set_swarm(id, new);
+            for key in old.and_then(|s| serving.get(&s)).into_iter().flatten() {
+                if let Some(state) = self.nodes.get_mut(key) {
+                    state.queue.remove(id);
+                }
+            }
+            for key in new.and_then(|s| serving.get(&s)).into_iter().flatten() {
+                if let Some(state) = self.nodes.get_mut(key) {
+                    state.queue.set(id, now);
+                }
+            }
+        }
+    }
+
     async fn add_node(&mut self, node: Node) {
         self.next_conn += 1;
         let conn = ConnId(self.next_conn);
@@ -65,17 +97,8 @@ impl Monitor {
             tracing::error!(error = %e, "cannot ask the proxy to connect");
         }
         self.by_conn.insert(conn, node.pubkey_x25519);
-        self.nodes.insert(
-            node.pubkey_x25519,
-            NodeState {
-                node,
-                conn,
-                up: false,
-                outstanding: 0,
-                known: HashSet::new(),
-                queue: Default::default(),
-            },
-        );
+        self.nodes
+            .insert(node.pubkey_x25519, NodeState::new(node, conn));
     }
 
     async fn drop_node(&mut self, key: &[u8; 32]) {
@@ -87,70 +110,75 @@ impl Monitor {
         }
     }
 
-    /// Makes every node's `known` set equal its swarm's accounts (none for a swarm the gate
-    /// does not let this replica monitor): newcomers are due now (§5.3), leavers are no longer
-    /// renewed there.
+    /// Makes every node serve its own swarm's accounts, or none for a swarm the gate does not
+    /// let this replica monitor: a node that starts serving a swarm has all its accounts due
+    /// now (§5.3), one that stops no longer renews the old ones.
     pub(super) fn sync_node_accounts(&mut self, now: Instant) {
-        let gate = self.gate.clone();
-        let empty = HashSet::new();
+        let now = self.clock.tick(now);
         for state in self.nodes.values_mut() {
             let swarm = state.node.swarm_id;
-            let monitored = gate.as_ref().is_none_or(|g| g.monitors(swarm));
-            let wanted = match self.by_swarm.get(&swarm) {
-                Some(accounts) if monitored => accounts,
-                _ => &empty,
-            };
-            let gone: Vec<AccountId> = state.known.difference(wanted).copied().collect();
-            for account in gone {
-                state.known.remove(&account);
-                state.queue.remove(&account);
+            let wanted = self
+                .gate
+                .as_ref()
+                .is_none_or(|g| g.monitors(swarm))
+                .then_some(swarm);
+            if state.serves == wanted {
+                continue;
             }
-            for account in wanted {
-                if state.known.insert(*account) {
-                    state.queue.set(*account, now);
-                }
+            // Swarms are disjoint: none of the accounts it served stays.
+            state.queue.clear();
+            state.serves = wanted;
+            let accounts = wanted.and_then(|swarm| self.by_swarm.get(&swarm));
+            for &id in accounts.into_iter().flatten() {
+                state.queue.set(id, now);
             }
         }
     }
 
-    /// A newly monitored account: due now on every member of its swarm.
-    pub(super) fn place_account(&mut self, account: AccountId, swarm: Option<u64>, now: Instant) {
+    /// A newly monitored account: due now on every node serving its swarm (none while the
+    /// gate keeps the swarm from this replica: `sync_node_accounts` adds it if that changes).
+    pub(super) fn place_account(&mut self, id: u32, swarm: Option<u64>, now: Tick) {
         let Some(swarm) = swarm else { return };
-        self.by_swarm.entry(swarm).or_default().insert(account);
-        if !self.monitors(swarm) {
-            return; // submitted if this replica gains the swarm (`sync_node_accounts`)
-        }
+        self.by_swarm.entry(swarm).or_default().insert(id);
         for state in self.nodes.values_mut() {
-            if state.node.swarm_id == swarm {
-                state.known.insert(account);
-                state.queue.set(account, now);
+            if state.serves == Some(swarm) {
+                state.queue.set(id, now);
             }
         }
     }
 
     /// An account whose monitored subscription changed: due now on its swarm (§8.3).
-    pub(super) fn due_on_swarm(&mut self, account: &AccountId, swarm: Option<u64>, now: Instant) {
+    pub(super) fn due_on_swarm(&mut self, id: u32, swarm: Option<u64>, now: Tick) {
         let Some(swarm) = swarm else { return };
         for state in self.nodes.values_mut() {
-            if state.node.swarm_id == swarm && state.known.contains(account) {
-                state.queue.set(*account, now);
+            if state.serves == Some(swarm) {
+                state.queue.set(id, now);
             }
         }
     }
 
-    /// No entries left: the account is no longer submitted anywhere.
+    /// Every entry of `id` expired (§8.3: no longer submitted): forgotten like an account
+    /// without subscriptions.
+    pub(super) fn forget_expired(&mut self, id: u32) {
+        if let Some(account) = self.accounts.account(id) {
+            self.forget_account(&account);
+        }
+    }
+
+    /// No entries left: the account is no longer submitted anywhere, and its number (free
+    /// for another account from now on) is in no node's queue.
     pub(super) fn forget_account(&mut self, account: &AccountId) {
-        let Some(state) = self.accounts.remove(account) else {
+        let Some((id, swarm)) = self.accounts.remove(account) else {
             return;
         };
-        if let Some(swarm) = state.swarm {
-            if let Some(set) = self.by_swarm.get_mut(&swarm) {
-                set.remove(account);
-            }
+        let Some(swarm) = swarm else { return };
+        if let Some(set) = self.by_swarm.get_mut(&swarm) {
+            set.remove(&id);
         }
-        for node in self.nodes.values_mut() {
-            node.known.remove(account);
-            node.queue.remove(account);
+        for state in self.nodes.values_mut() {
+            if state.serves == Some(swarm) {
+                state.queue.remove(id);
+            }
         }
     }
 }
