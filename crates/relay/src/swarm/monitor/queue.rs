@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-/// Milliseconds since the monitor's [`Clock`] epoch: fine enough for the 20 ms `COALESCE`,
+/// Milliseconds since the monitor's [`Clock`] epoch: fine enough for the 100 ms `COALESCE`,
 /// and half the size of an `Instant`.
 pub(crate) type Tick = u32;
 
