@@ -166,7 +166,11 @@ mod tests {
         assert_eq!(index.len(), 2);
         // A row stamped before the newest one seen, committed only now: inside the overlap.
         store.changed.lock().unwrap().push((late.clone(), 131));
-        assert_eq!(catch_up.poll().await.unwrap(), 1, "the late commit is found");
+        assert_eq!(
+            catch_up.poll().await.unwrap(),
+            1,
+            "the late commit is found"
+        );
         assert_eq!(index.len(), 3);
         assert_eq!(
             *store.asked.lock().unwrap(),

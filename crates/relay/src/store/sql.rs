@@ -90,7 +90,8 @@ pub(super) const CHANGED_SINCE: &str = concat!(
 pub(super) const LAST_CHANGE: &str = "SELECT COALESCE(MAX(changed_at), 0) FROM subscriptions";
 
 /// Postgres only: now by the clock its `changed_at` trigger stamps rows with (0003_changed_at.sql).
-pub(super) const PG_CHANGE_CLOCK: &str = "SELECT floor(extract(epoch FROM clock_timestamp()))::bigint";
+pub(super) const PG_CHANGE_CLOCK: &str =
+    "SELECT floor(extract(epoch FROM clock_timestamp()))::bigint";
 
 /// Binds: $1 cutoff.
 pub(super) const COUNT_BY_SERVICE: &str = "SELECT service, COUNT(*) AS n FROM subscriptions \
