@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgListener, PgPool, PgPoolOptions, PgRow};
 use sqlx::Row as _;
 
 use super::StoreError;
@@ -153,51 +153,46 @@ impl ClusterDb {
         .bind(self.lease_ms)
         .fetch_all(&self.pool)
         .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in rows {
-            out.push(OwnedLease {
-                swarm_id: from_db(r.try_get(0)?),
-                successor: r.try_get(1)?,
-                successor_ready: r.try_get(2)?,
-            });
-        }
-        Ok(out)
+        rows.iter()
+            .map(|r| {
+                Ok(OwnedLease {
+                    swarm_id: from_db(r.try_get(0)?),
+                    successor: r.try_get(1)?,
+                    successor_ready: r.try_get(2)?,
+                })
+            })
+            .collect()
     }
 
     /// Takes the swarms of `ids` that have no lease or whose lease expired, unless a live
     /// replica other than this one is waiting as their successor.
     #[tracing::instrument(skip_all, fields(swarms = ids.len()))]
     pub async fn acquire(&self, ids: &[u64]) -> Result<Vec<Acquired>, StoreError> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let rows = sqlx::query(
-            "INSERT INTO cluster_leases (swarm_id, owner, expires_at)
-             SELECT s, $1, now() + $2 * interval '1 millisecond' FROM unnest($3::bigint[]) AS s
-             ON CONFLICT (swarm_id) DO UPDATE
-                 SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at,
-                     successor = NULL, successor_ready = false
-                 WHERE cluster_leases.expires_at <= now()
-                   AND (cluster_leases.successor IS NULL
-                        OR cluster_leases.successor = EXCLUDED.owner
-                        OR NOT EXISTS (SELECT 1 FROM cluster_replicas r
-                                       WHERE r.node_id = cluster_leases.successor
-                                         AND r.expires_at > now()))
-             RETURNING swarm_id, (xmax = 0) AS fresh",
-        )
-        .bind(&self.node_id)
-        .bind(self.lease_ms)
-        .bind(ids_to_db(ids))
-        .fetch_all(&self.pool)
-        .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in rows {
-            out.push(Acquired {
-                swarm_id: from_db(r.try_get(0)?),
-                fresh: r.try_get(1)?,
-            });
-        }
-        Ok(out)
+        let rows = self
+            .fetch_for_swarms(
+                "INSERT INTO cluster_leases (swarm_id, owner, expires_at)
+                 SELECT s, $1, now() + $2 * interval '1 millisecond' FROM unnest($3::bigint[]) AS s
+                 ON CONFLICT (swarm_id) DO UPDATE
+                     SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at,
+                         successor = NULL, successor_ready = false
+                     WHERE cluster_leases.expires_at <= now()
+                       AND (cluster_leases.successor IS NULL
+                            OR cluster_leases.successor = EXCLUDED.owner
+                            OR NOT EXISTS (SELECT 1 FROM cluster_replicas r
+                                           WHERE r.node_id = cluster_leases.successor
+                                             AND r.expires_at > now()))
+                 RETURNING swarm_id, (xmax = 0) AS fresh",
+                ids,
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Acquired {
+                    swarm_id: from_db(r.try_get(0)?),
+                    fresh: r.try_get(1)?,
+                })
+            })
+            .collect()
     }
 
     /// Names this replica successor of the swarms of `ids` held by another replica (unless a
@@ -232,33 +227,26 @@ impl ClusterDb {
         .bind(ids_to_db(warm))
         .fetch_all(&self.pool)
         .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in rows {
-            out.push((from_db(r.try_get(0)?), r.try_get(1)?));
-        }
-        Ok(out)
+        rows.iter()
+            .map(|r| Ok((from_db(r.try_get(0)?), r.try_get(1)?)))
+            .collect()
     }
 
     /// Gives the swarms of `ids` to their ready successors in one statement; returns the
     /// swarms handed over.
     #[tracing::instrument(skip_all, fields(swarms = ids.len()))]
     pub async fn hand_over(&self, ids: &[u64]) -> Result<Vec<u64>, StoreError> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let rows = sqlx::query(
-            "UPDATE cluster_leases
-             SET owner = successor, successor = NULL, successor_ready = false,
-                 expires_at = now() + $2 * interval '1 millisecond'
-             WHERE owner = $1 AND swarm_id = ANY($3::bigint[])
-               AND successor IS NOT NULL AND successor_ready
-             RETURNING swarm_id",
-        )
-        .bind(&self.node_id)
-        .bind(self.lease_ms)
-        .bind(ids_to_db(ids))
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = self
+            .fetch_for_swarms(
+                "UPDATE cluster_leases
+                 SET owner = successor, successor = NULL, successor_ready = false,
+                     expires_at = now() + $2 * interval '1 millisecond'
+                 WHERE owner = $1 AND swarm_id = ANY($3::bigint[])
+                   AND successor IS NOT NULL AND successor_ready
+                 RETURNING swarm_id",
+                ids,
+            )
+            .await?;
         rows.iter().map(|r| Ok(from_db(r.try_get(0)?))).collect()
     }
 
@@ -333,5 +321,24 @@ impl ClusterDb {
             .listen_all([LEASE_CHANNEL, SUBSCRIPTION_CHANNEL])
             .await?;
         Ok(listener)
+    }
+
+    /// Runs `sql` with `$1` this replica's node id, `$2` the lease in milliseconds and `$3` the
+    /// swarms `ids`, and returns its rows; with no swarm there is nothing to ask (no round trip).
+    async fn fetch_for_swarms(
+        &self,
+        sql: &'static str,
+        ids: &[u64],
+    ) -> Result<Vec<PgRow>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(sql)
+            .bind(&self.node_id)
+            .bind(self.lease_ms)
+            .bind(ids_to_db(ids))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows)
     }
 }

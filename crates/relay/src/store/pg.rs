@@ -26,15 +26,11 @@ impl PgStore {
             .connect(url)
             .await?;
         // sqlx takes an advisory lock, so replicas starting together migrate once.
-        sqlx::migrate!("../../migrations/postgres")
-            .run(&pool)
-            .await
-            .map_err(StoreError::Migrate)?;
-        rekey(&pool, &sealer).await?;
+        migrate(&pool, &sealer).await?;
         Ok(PgStore { pool, sealer })
     }
 }
 
-super::rekey::rekey!(PgPool);
+super::rekey::rekey!(PgPool, "../../migrations/postgres");
 
 super::queries::sql_store!(PgStore, Some(super::sql::PG_CHANGE_CLOCK));

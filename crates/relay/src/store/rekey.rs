@@ -13,11 +13,26 @@ pub(super) const ROW_KEY_VERSION: i64 = 2;
 /// Rows read per query while re-keying.
 pub(super) const PAGE: i64 = 500;
 
-/// Defines `async fn rekey(pool: &$pool, sealer: &Sealer) -> Result<u64, StoreError>`, which
+/// Defines `async fn migrate(pool: &$pool, sealer: &Sealer) -> Result<(), StoreError>`, which
+/// brings a freshly connected database up to date (the SQL migrations in `$migrations`, then
+/// the re-keying, which needs them), and `async fn rekey(..) -> Result<u64, StoreError>`, which
 /// re-keys every row once and returns how many it changed (0 when already done). A macro for
-/// the same reason as `queries::sql_store!`: only the pool type differs.
+/// the same reason as `queries::sql_store!`: only the pool type (and the migrations) differ.
 macro_rules! rekey {
-    ($pool:ty) => {
+    ($pool:ty, $migrations:tt) => {
+        /// Runs the SQL migrations, then re-keys rows of an older row-key scheme.
+        async fn migrate(
+            pool: &$pool,
+            sealer: &$crate::store::Sealer,
+        ) -> Result<(), $crate::store::StoreError> {
+            sqlx::migrate!($migrations)
+                .run(pool)
+                .await
+                .map_err($crate::store::StoreError::Migrate)?;
+            rekey(pool, sealer).await?;
+            Ok(())
+        }
+
         /// Re-keys rows written under an older row-key scheme; returns how many changed.
         async fn rekey(
             pool: &$pool,

@@ -53,11 +53,7 @@ impl SqliteStore {
             pool.max_connections(max.max(1))
         };
         let pool = pool.connect_with(options).await?;
-        sqlx::migrate!("../../migrations/sqlite")
-            .run(&pool)
-            .await
-            .map_err(StoreError::Migrate)?;
-        rekey(&pool, &sealer).await?;
+        migrate(&pool, &sealer).await?;
         Ok(SqliteStore { pool, sealer })
     }
 }
@@ -66,7 +62,7 @@ fn is_in_memory(url: &str) -> bool {
     url.contains(":memory:") || url.contains("mode=memory")
 }
 
-super::rekey::rekey!(SqlitePool);
+super::rekey::rekey!(SqlitePool, "../../migrations/sqlite");
 
 super::queries::sql_store!(SqliteStore, None);
 

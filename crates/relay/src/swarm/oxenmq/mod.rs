@@ -164,31 +164,13 @@ impl OxenMq {
         options: Options,
         handler: Box<dyn Commands>,
     ) -> Result<Self, SwarmError> {
-        let (commands, command_rx) = mpsc::channel(COMMAND_QUEUE);
-        let poll = mio::Poll::new().map_err(SwarmError::Thread)?;
-        let waker = mio::Waker::new(poll.registry(), proxy::WAKE).map_err(SwarmError::Thread)?;
-        let events = Arc::new(LinkEvents::default());
-        let counts = Arc::new(LinkCounts::default());
-        let proxy = proxy::Proxy::new(
-            keys.clone(),
-            options,
-            command_rx,
-            poll,
-            events.clone(),
-            counts.clone(),
-            handler,
-        )?;
+        let (proxy, inner) = proxy::Proxy::with_handle(keys.clone(), options, handler)?;
         std::thread::Builder::new()
             .name("oxenmq-proxy".into())
             .spawn(move || proxy.run())
             .map_err(SwarmError::Thread)?;
         Ok(OxenMq {
-            inner: Arc::new(Inner {
-                commands,
-                waker,
-                events,
-                counts,
-            }),
+            inner: Arc::new(inner),
         })
     }
 

@@ -22,14 +22,16 @@ use mio::{Events, Interest, Poll, Token};
 
 use super::backoff::cooldown;
 use super::link::{open_sockets, Link, Sockets, State};
-use super::{Cmd, Commands, ConnId, LinkCounts, LinkEvent, LinkEvents, Options};
+use super::{
+    Cmd, Commands, ConnId, Inner, LinkCounts, LinkEvent, LinkEvents, Options, COMMAND_QUEUE,
+};
 use crate::admin::metrics as names;
 use crate::crypto::KeyPair;
 use crate::swarm::SwarmError;
 use zmq::{classify_frames, consts, Context, IncomingRef, Multipart};
 
 /// The token of the wake-up eventfd (command queue); socket tokens are `2 × seq + kind`.
-pub(super) const WAKE: Token = Token(usize::MAX);
+const WAKE: Token = Token(usize::MAX);
 /// epoll events taken per `poll` call.
 const EVENT_CAPACITY: usize = 1024;
 
@@ -83,16 +85,25 @@ pub(super) struct Proxy {
 }
 
 impl Proxy {
-    pub(super) fn new(
+    /// The proxy and the handle's end of it (the command queue's sender, the wake-up eventfd,
+    /// the link events and counts both sides share), made together so they cannot mismatch.
+    pub(super) fn with_handle(
         keys: KeyPair,
         options: Options,
-        commands: mpsc::Receiver<Cmd>,
-        poll: Poll,
-        events: Arc<LinkEvents>,
-        counts: Arc<LinkCounts>,
         handler: Box<dyn Commands>,
-    ) -> Result<Self, SwarmError> {
-        Ok(Proxy {
+    ) -> Result<(Self, Inner), SwarmError> {
+        let (sender, commands) = mpsc::channel(COMMAND_QUEUE);
+        let poll = Poll::new().map_err(SwarmError::Thread)?;
+        let waker = mio::Waker::new(poll.registry(), WAKE).map_err(SwarmError::Thread)?;
+        let events = Arc::new(LinkEvents::default());
+        let counts = Arc::new(LinkCounts::default());
+        let inner = Inner {
+            commands: sender,
+            waker,
+            events: events.clone(),
+            counts: counts.clone(),
+        };
+        let proxy = Proxy {
             ctx: Context::new(MAX_SOCKETS)?,
             keys,
             options,
@@ -111,7 +122,8 @@ impl Proxy {
             next_monitor: 0,
             dirty: true,
             next_scan: Instant::now(),
-        })
+        };
+        Ok((proxy, inner))
     }
 
     pub(super) fn run(mut self) {
