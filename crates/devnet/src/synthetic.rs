@@ -53,22 +53,35 @@ pub fn account(i: u64) -> AccountId {
     AccountId(account)
 }
 
-/// Upserts synthetic subscriptions `0..count` into `store`, `concurrency` at a time, printing
-/// progress every 100,000; returns how many were written.
+/// Rows per [`Store::upsert_many`] call (one transaction each) while filling.
+const FILL_BATCH: u64 = 500;
+
+/// Upserts synthetic subscriptions `0..count` into `store`, in transactions of [`FILL_BATCH`]
+/// rows, `concurrency` transactions at a time, printing progress every 100,000; returns how
+/// many were written.
 pub async fn fill(
     store: &dyn Store,
     count: u64,
     sig_ts: i64,
     concurrency: usize,
 ) -> anyhow::Result<u64> {
-    let mut writes = futures::stream::iter(0..count)
-        .map(|i| async move { store.upsert(&subscription(i, sig_ts), sig_ts).await })
+    let mut writes = futures::stream::iter((0..count).step_by(FILL_BATCH as usize))
+        .map(|first| async move {
+            let subs: Vec<Subscription> = (first..count.min(first + FILL_BATCH))
+                .map(|i| subscription(i, sig_ts))
+                .collect();
+            let rows: Vec<(&Subscription, i64)> = subs.iter().map(|s| (s, sig_ts)).collect();
+            store
+                .upsert_many(&rows)
+                .await
+                .map(|outcomes| outcomes.len() as u64)
+        })
         .buffer_unordered(concurrency.max(1));
     let mut written = 0;
     while let Some(result) = writes.next().await {
-        result?;
-        written += 1;
-        if written % 100_000 == 0 {
+        let before = written;
+        written += result?;
+        if written / 100_000 > before / 100_000 {
             println!("preloaded {written} of {count} subscriptions");
         }
     }
