@@ -15,7 +15,8 @@ use super::entries::{self, Entry};
 use super::{Dirty, Monitor, NodeState, Renewal};
 use crate::clock::unix_now;
 use crate::crypto::{self, KeyPair};
-use crate::subscription::{AccountId, DeviceToken, EncKey, Signature, Subscription};
+use crate::delivery::tests_support::subscription;
+use crate::subscription::{AccountId, Subscription};
 use crate::swarm::nodes::Node;
 use crate::swarm::oxenmq::{ConnId, Options, OxenMq};
 use crate::swarm::{MonitorSource, SwarmStatus};
@@ -90,23 +91,12 @@ fn account(i: u64) -> AccountId {
     AccountId(account)
 }
 
-/// The entries of account `i`: one subscription, as the synthetic population has.
+/// The entries of account `i`: one subscription, of the sizes a real one has.
 fn entries_of(i: u64, sig_ts: i64) -> Vec<Entry> {
-    let bytes = |role: u8| crypto::blake2b::<32>(&[&[role], &i.to_le_bytes()]);
-    let mut signature = [0; 64];
-    signature[..32].copy_from_slice(&bytes(2));
-    signature[32..].copy_from_slice(&bytes(3));
     let sub = Subscription {
         account: account(i),
-        session_ed25519: Some(bytes(6)),
-        subaccount: None,
-        signature: Signature(signature),
         sig_ts,
-        namespaces: vec![0],
-        want_data: true,
-        service: Arc::from("apns"),
-        token: DeviceToken::new(hex::encode(bytes(4))),
-        enc_key: EncKey(bytes(7)),
+        ..subscription(0, "apns", "token", &[0])
     };
     entries::derive(&[sub], sig_ts).unwrap()
 }
