@@ -32,6 +32,9 @@ use crate::store::{Changes, Store};
 /// upsert's commit lag (an autocommitted statement), in the store's clock.
 pub const OVERLAP_SECS: i64 = 10;
 
+/// How long one poll may take (a stuck database must not stop catching up for good).
+const POLL_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Polls the store for rows written by others and feeds them to the index's observers.
 pub struct CatchUp {
     store: Arc<dyn Store>,
@@ -85,12 +88,18 @@ impl CatchUp {
             let poll = tokio::select! {
                 biased;
                 () = shutdown.cancelled() => return,
-                poll = self.poll() => poll,
+                poll = tokio::time::timeout(POLL_TIMEOUT, self.poll()) => poll,
             };
+            // A failed or timed-out poll leaves where to start unchanged: the next one reads
+            // the same rows again.
             match poll {
-                Ok(0) => {}
-                Ok(n) => debug!(rows = n, "caught up on subscriptions written elsewhere"),
-                Err(e) => warn!(error = %e, "catch-up poll failed; retrying next tick"),
+                Ok(Ok(0)) => {}
+                Ok(Ok(n)) => debug!(rows = n, "caught up on subscriptions written elsewhere"),
+                Ok(Err(e)) => warn!(error = %e, "catch-up poll failed; retrying next tick"),
+                Err(_) => warn!(
+                    timeout_secs = POLL_TIMEOUT.as_secs(),
+                    "catch-up poll timed out; retrying next tick"
+                ),
             }
         }
     }
