@@ -170,6 +170,17 @@ fn placed_monitor(swarms: u64, members: u64) -> (Monitor, Vec<u64>) {
     (m, ids)
 }
 
+/// One swarm of two members with account 1 subscribed (due now on both): the monitor, the
+/// account's number, its `sig_ts` and the time it was subscribed.
+fn account_1_due_on_two_members() -> (Monitor, u32, i64, Instant) {
+    let (mut m, _) = placed_monitor(1, 2);
+    let sig_ts = unix_now();
+    let now = Instant::now();
+    m.upsert_account(account(1), entries_of(1, sig_ts), true, now);
+    let id = m.accounts.id(&account(1)).unwrap();
+    (m, id, sig_ts, now)
+}
+
 /// Whether any node queue holds `id`.
 fn queued_anywhere(m: &Monitor, id: u32) -> bool {
     m.nodes.values().any(|n| n.queue.contains(id))
@@ -177,11 +188,7 @@ fn queued_anywhere(m: &Monitor, id: u32) -> bool {
 
 #[tokio::test]
 async fn a_forgotten_number_reaches_no_queue_even_when_reused() {
-    let (mut m, _) = placed_monitor(1, 2);
-    let sig_ts = unix_now();
-    let now = Instant::now();
-    m.upsert_account(account(1), entries_of(1, sig_ts), true, now);
-    let id = m.accounts.id(&account(1)).unwrap();
+    let (mut m, id, sig_ts, now) = account_1_due_on_two_members();
     let old = m.accounts.tag(id);
     assert!(m.nodes.values().all(|n| n.queue.contains(id)));
 
@@ -278,11 +285,7 @@ async fn batches_beyond_the_in_flight_bound_wait_for_replies() {
 /// entries is out at that moment (its reply used to push the account to the next renewal).
 #[tokio::test]
 async fn a_change_while_the_account_is_in_flight_stays_due() {
-    let (mut m, _) = placed_monitor(1, 2);
-    let sig_ts = unix_now();
-    let now = Instant::now();
-    m.upsert_account(account(1), entries_of(1, sig_ts), true, now);
-    let id = m.accounts.id(&account(1)).unwrap();
+    let (mut m, id, sig_ts, now) = account_1_due_on_two_members();
     let mut in_flight = InFlight::new();
     m.dispatch(now + COALESCE, &mut in_flight);
     assert_eq!(in_flight.len(), 2);
