@@ -2,7 +2,7 @@
 
 use crate::store::spns::SpnsRow;
 use crate::subscription::{
-    verify_stored, AccountId, EncKey, ServiceCatalog, Signature, StoredSubscribe, SubaccountAuth,
+    verify_stored, AccountId, DeviceToken, EncKey, ServiceCatalog, Signature, SubaccountAuth,
     Subscription, SUBSCRIPTION_LIFETIME_SECS,
 };
 
@@ -32,8 +32,9 @@ pub fn classify(row: &SpnsRow, now: i64, services: &dyn ServiceCatalog) -> Class
     }
 }
 
-/// The row's columns as a subscribe's fields; `Err` names a column of the wrong length.
-fn stored(row: &SpnsRow) -> Result<StoredSubscribe<'_>, &'static str> {
+/// The row's columns as a subscribe's fields, not yet verified; `Err` names a column of the
+/// wrong length.
+fn stored(row: &SpnsRow) -> Result<Subscription, &'static str> {
     if row.subkey_tag.is_some() {
         // The older group-auth scheme: PROTOCOL §3.4 knows only subaccount tokens, and a
         // `/subscribe` carrying a subkey tag would not verify either.
@@ -53,7 +54,7 @@ fn stored(row: &SpnsRow) -> Result<StoredSubscribe<'_>, &'static str> {
         (0x05, Some(key)) => Some(fixed(key, "session_ed25519")?),
         _ => None,
     };
-    Ok(StoredSubscribe {
+    Ok(Subscription {
         account,
         session_ed25519,
         subaccount,
@@ -61,8 +62,8 @@ fn stored(row: &SpnsRow) -> Result<StoredSubscribe<'_>, &'static str> {
         sig_ts: row.signature_ts,
         namespaces: row.namespaces.clone(),
         want_data: row.want_data,
-        service: &row.service,
-        token: &row.svcid,
+        service: row.service.as_str().into(),
+        token: DeviceToken::new(row.svcid.as_str()),
         enc_key: EncKey(fixed(&row.enc_key, "enc_key")?),
     })
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::http::{self, Reply};
-use super::oauth::{self, SendEndpoint};
+use super::oauth::{self, Bearer, SendEndpoint};
 use super::renew::{Answer, Renewable};
 use super::{NotifyError, Push, Verdict};
 use crate::config::{HmsConfig, Secret};
@@ -17,9 +17,15 @@ const DEFAULT_TOKEN_ENDPOINT: &str = "https://oauth-login.cloud.huawei.com/oauth
 /// One Huawei service.
 pub struct Hms {
     send: SendEndpoint,
+    /// The app's OAuth client: exchanged for an access token at `token_url`.
+    client: AppClient,
+}
+
+/// The client-credentials grant's inputs (the app's ID and secret as OAuth client).
+struct AppClient {
     token_url: String,
-    app_id: String,
-    app_secret: Secret<String>,
+    id: String,
+    secret: Secret<String>,
 }
 
 impl Hms {
@@ -49,12 +55,23 @@ impl Hms {
             &config.ca_file,
             Duration::from_secs(config.request_timeout_secs),
         )?;
-        Ok(Hms {
-            send,
+        let client = AppClient {
             token_url,
-            app_id: config.app_id.clone(),
-            app_secret: config.app_secret.clone(),
-        })
+            id: config.app_id.clone(),
+            secret: config.app_secret.clone(),
+        };
+        Ok(Hms { send, client })
+    }
+
+    /// A new access token for the app's ID and secret (the client-credentials grant).
+    async fn exchange(&self) -> Result<Bearer, Verdict> {
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("client_id", self.client.id.as_str()),
+            ("client_secret", self.client.secret.expose().as_str()),
+        ];
+        let send = &self.send;
+        oauth::exchange(&send.client, &send.service, &self.client.token_url, &form).await
     }
 }
 
@@ -67,16 +84,11 @@ impl Renewable for Hms {
     }
 
     async fn attempt(&self, push: &Push) -> (Answer, Option<Arc<str>>) {
-        let form = [
-            ("grant_type", "client_credentials"),
-            ("client_id", self.app_id.as_str()),
-            ("client_secret", self.app_secret.expose().as_str()),
-        ];
-        let send = &self.send;
-        let exchange = oauth::exchange(&send.client, &send.service, &self.token_url, &form);
         let table = |r: &Reply| verdict(r.status, &r.body, push.token.expose());
         let now = crate::clock::unix_now();
-        send.attempt(now, exchange, &body(push), table).await
+        self.send
+            .attempt(now, self.exchange(), &body(push), table)
+            .await
     }
 
     async fn renew(&self, rejected: &str) {

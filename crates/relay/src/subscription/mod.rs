@@ -22,7 +22,7 @@ mod verify;
 
 pub use catalog::ServiceCatalog;
 pub use error::{Code, SubscriptionError};
-pub use request::{parse_subscribe, parse_unsubscribe, verify_stored, StoredSubscribe};
+pub use request::{parse_subscribe, parse_unsubscribe, verify_stored};
 
 pub use types::{
     AccountId, DeviceToken, EncKey, Signature, SubaccountAuth, Subscription, SubscriptionKey,

@@ -48,57 +48,33 @@ pub fn parse_subscribe(
         .subscription(namespaces, want_data, common.service, token, enc_key))
 }
 
-/// A subscription as another server stored it (the upstream server's rows, import-spns): the
-/// fields of the `/subscribe` that created it, already decoded from their columns.
-#[derive(Debug)]
-pub struct StoredSubscribe<'a> {
-    /// `pubkey`.
-    pub account: AccountId,
-    /// `session_ed25519` (required for 05 accounts, ignored for others as in §2.3).
-    pub session_ed25519: Option<[u8; 32]>,
-    /// `subaccount` and `subaccount_sig`.
-    pub subaccount: Option<SubaccountAuth>,
-    /// `signature`: the client's MONITOR signature.
-    pub signature: Signature,
-    /// `sig_ts`.
-    pub sig_ts: i64,
-    /// `namespaces`, as stored (checked here like a request's).
-    pub namespaces: Vec<i16>,
-    /// `data`.
-    pub want_data: bool,
-    /// `service`.
-    pub service: &'a str,
-    /// `service_info.token`.
-    pub token: &'a str,
-    /// `enc_key`.
-    pub enc_key: EncKey,
-}
-
-/// Verifies a stored subscription at `now` by exactly the rules a `/subscribe` with the same
-/// fields meets (steps 2, 3, 5S and 6 of §2.4: the account key, a configured service, the
-/// namespaces, the signature window, the MONITOR signature with any subaccount, and the token
-/// by its service's rule). Step 1's decoding is the caller's, from its columns.
+/// Verifies a subscription another server stored (the upstream server's rows, import-spns),
+/// assembled from its columns by the caller but not yet trusted, at `now` by exactly the rules
+/// a `/subscribe` with the same fields meets (steps 2, 3, 5S and 6 of §2.4: the account key, a
+/// configured service, the namespaces, the signature window, the MONITOR signature with any
+/// subaccount, and the token by its service's rule, which also normalises it). Step 1's
+/// decoding is the caller's, from its columns.
 pub fn verify_stored(
-    stored: StoredSubscribe<'_>,
+    unverified: Subscription,
     now: i64,
     services: &dyn ServiceCatalog,
 ) -> Result<Subscription, SubscriptionError> {
     let signer = Signer::new(
-        stored.account,
-        stored.session_ed25519,
-        stored.subaccount,
-        stored.signature,
-        stored.sig_ts,
+        unverified.account,
+        unverified.session_ed25519,
+        unverified.subaccount,
+        unverified.signature,
+        unverified.sig_ts,
     )?;
-    let service = service(services, stored.service)?;
-    signer.check_monitor(stored.want_data, &stored.namespaces, now)?;
-    let token = validate_token(services, &service, stored.token)?;
+    let service = service(services, &unverified.service)?;
+    signer.check_monitor(unverified.want_data, &unverified.namespaces, now)?;
+    let token = validate_token(services, &service, unverified.token.expose())?;
     Ok(signer.subscription(
-        stored.namespaces,
-        stored.want_data,
+        unverified.namespaces,
+        unverified.want_data,
         service,
         token,
-        stored.enc_key,
+        unverified.enc_key,
     ))
 }
 
@@ -348,17 +324,10 @@ mod tests {
         let v = vectors();
         let request = &v["subscribe_request"];
         let from_request = parse_subscribe(request, NOW, &services()).unwrap();
-        let stored = || StoredSubscribe {
-            account: from_request.account,
-            session_ed25519: from_request.session_ed25519,
-            subaccount: from_request.subaccount,
-            signature: from_request.signature,
-            sig_ts: from_request.sig_ts,
-            namespaces: from_request.namespaces.clone(),
-            want_data: from_request.want_data,
-            service: "apns",
-            token: request["service_info"]["token"].as_str().unwrap(),
-            enc_key: from_request.enc_key,
+        // As another server stores it: the token as the client sent it, not normalised.
+        let stored = || Subscription {
+            token: DeviceToken::new(request["service_info"]["token"].as_str().unwrap()),
+            ..from_request.clone()
         };
         assert_eq!(
             verify_stored(stored(), NOW, &services()).unwrap(),
@@ -372,14 +341,14 @@ mod tests {
         flipped.want_data = !flipped.want_data;
         assert!(verify_stored(flipped, NOW, &services()).is_err());
         let mut unconfigured = stored();
-        unconfigured.service = "huawei";
+        unconfigured.service = "huawei".into();
         let e = verify_stored(unconfigured, NOW, &services()).unwrap_err();
         assert_eq!(e.code, Code::ServiceNotAvailable);
         let mut no_key = stored();
         no_key.session_ed25519 = None;
         assert!(verify_stored(no_key, NOW, &services()).is_err());
         let mut bad_token = stored();
-        bad_token.token = "not hex";
+        bad_token.token = DeviceToken::new("not hex");
         assert_eq!(
             verify_stored(bad_token, NOW, &services()).unwrap_err().code,
             Code::Error
