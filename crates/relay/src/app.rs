@@ -111,9 +111,9 @@ pub async fn serve(
     tracing::info!(subscriptions = index.len(), "subscriptions loaded");
 
     let tracker = TaskTracker::new();
-    // Subscribes go through one writer that commits them in groups; it ends once every store
-    // handle is dropped, after the listeners and the tasks holding one.
-    let (store, writer) = store::batched(store, config.database.batch());
+    // Subscribes go through one writer that commits them in groups; it ends once the API's
+    // handle is dropped, after the listeners.
+    let (subscribes, writer) = store::group_commit(store.clone(), config.database.batch());
     tracker.spawn(writer.run().instrument(tracing::info_span!("store.writer")));
     let (notify_tx, notify_rx) = mpsc::channel::<Notification>(NOTIFICATION_QUEUE);
     // [cluster]: the swarm side and delivery outlive the shutdown signal until the lease loop
@@ -224,6 +224,7 @@ pub async fn serve(
     );
     let state = ApiState {
         store,
+        subscribes,
         services,
         changes,
         keys: Arc::new(keys),

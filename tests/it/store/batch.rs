@@ -1,5 +1,5 @@
-//! Group commit (issue 13) on both backends: `upsert_many`'s per-row outcomes, and the batching
-//! store answering many concurrent subscribes only with rows a fresh connection can read.
+//! Group commit (issue 13) on both backends: `upsert_many`'s per-row outcomes, and group commit
+//! answering many concurrent subscribes only with rows a fresh connection can read.
 
 use std::time::Duration;
 
@@ -53,7 +53,7 @@ pub(super) async fn group_commit_answers_every_concurrent_subscribe(
         max: 32,
         window: Duration::from_millis(2),
     };
-    let (store, writer) = store::batched(backend, settings);
+    let (store, writer) = store::group_commit(backend, settings);
     let writer = tokio::spawn(writer.run());
     let subs: Vec<Subscription> = (0..200u8)
         .map(|n| subscription(account(n % 40), "apns", &apns_token(n)))

@@ -53,8 +53,17 @@ impl Relay {
         let keys = RelayKeys::generate();
         let store = Arc::new(NullStore::default());
         let client = OnionClient::new(*keys.onion.public());
+        // The property tests build a runtime per case, so the writer gets a thread of its own;
+        // it ends when this relay (the last handle) is dropped.
+        let batch = relay::config::DatabaseConfig::default().batch();
+        let (subscribes, writer) = relay::store::group_commit(store.clone(), batch);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        std::thread::spawn(move || runtime.block_on(writer.run()));
         let state = ApiState {
             store: store.clone(),
+            subscribes,
             services: Arc::new(Services::new()),
             changes: Arc::new(NoChanges),
             keys: Arc::new(keys),

@@ -97,8 +97,14 @@ impl TestServer {
         let changes = Arc::new(RecordingChanges::default());
         let now = Arc::new(AtomicI64::new(VECTOR_NOW));
         let clock_now = now.clone();
+        let (subscribes, writer) = relay::store::group_commit(
+            store.clone(),
+            relay::config::DatabaseConfig::default().batch(),
+        );
+        tokio::spawn(writer.run());
         let state = ApiState {
             store: store.clone(),
+            subscribes,
             services: Arc::new(services),
             changes: changes.clone(),
             keys: Arc::new(RelayKeys::generate()),

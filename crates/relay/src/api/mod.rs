@@ -32,13 +32,15 @@ use crate::admin::metrics as names;
 use crate::clock::Clock;
 use crate::crypto::RelayKeys;
 use crate::notifier::Services;
-use crate::store::{Changes, Store};
+use crate::store::{Changes, GroupCommit, Store};
 
 /// What the handlers use.
 #[derive(Clone)]
 pub struct ApiState {
-    /// The subscription store.
+    /// The subscription store (unsubscribes).
     pub store: Arc<dyn Store>,
+    /// Where subscribes are written, in group commits ([`crate::store::group_commit`]).
+    pub subscribes: GroupCommit,
     /// Configured services (validation of tokens by kind).
     pub services: Arc<Services>,
     /// Told after each committed change (subscriber index, swarm monitor).

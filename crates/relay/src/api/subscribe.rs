@@ -148,7 +148,7 @@ async fn subscribe_one(state: &ApiState, element: &Value, now: i64) -> Result<Ou
     let sub = parse_subscribe(element, now, state.services.as_ref())?;
     check_rate(state, &sub.account, now)?;
     let upsert = state
-        .store
+        .subscribes
         .upsert(&sub, now)
         .await
         .map_err(|e| ApiError::store(&e))?;

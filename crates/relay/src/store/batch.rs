@@ -1,7 +1,7 @@
-//! Group commit of subscribes (issue 13): [`Batched`] is a [`Store`] whose `upsert` queues the
-//! subscription for one writer task, which writes everything queued together with
-//! [`Store::upsert_many`] (one transaction) and only then answers each caller. Every other
-//! method goes straight to the backend.
+//! Group commit of subscribes (issue 13): [`GroupCommit::upsert`] queues the subscription for
+//! one writer task, which writes everything queued together with [`Store::upsert_many`] (one
+//! transaction) and only then answers each caller. Only the API's subscribes go this way;
+//! everything else calls the [`Store`] directly.
 //!
 //! Batches form by themselves: while one commits, the next subscribes queue up, so an idle relay
 //! commits each subscribe at once and a loaded one commits many per transaction (at most
@@ -14,13 +14,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use futures::stream::BoxStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::{Store, StoreError, Upsert};
-use crate::subscription::{AccountId, DeviceToken, Subscription, SubscriptionKey};
+use crate::subscription::Subscription;
 
 /// Subscribes waiting for the writer, at most. Filled by request handlers, drained by the writer
 /// a batch at a time; full means the database is behind, and callers wait [`QUEUE_WAIT`].
@@ -49,24 +47,34 @@ struct Pending {
     reply: oneshot::Sender<Result<Upsert, StoreError>>,
 }
 
-/// The batching [`Store`]; cheap to clone behind its `Arc`.
-pub struct Batched {
-    inner: Arc<dyn Store>,
-    /// To the writer task, which ends once every `Batched` handle is dropped.
+/// Where subscribes are written: hands each to the writer and waits for its commit. Cheap to
+/// clone; the writer ends once every clone is dropped.
+#[derive(Clone)]
+pub struct GroupCommit {
     queue: mpsc::Sender<Pending>,
 }
 
-/// The writer: owns the receiving end; [`Writer::run`] ends when every [`Batched`] is dropped.
+/// The writer: owns the receiving end; [`Writer::run`] ends when every [`GroupCommit`] is
+/// dropped.
 pub struct Writer {
     inner: Arc<dyn Store>,
     queue: mpsc::Receiver<Pending>,
     settings: BatchSettings,
 }
 
-/// A batching store in front of `inner`, and the writer task to spawn.
-pub fn batched(inner: Arc<dyn Store>, settings: BatchSettings) -> (Arc<dyn Store>, Writer) {
-    let (store, writer) = Batched::new(inner, settings);
-    (Arc::new(store), writer)
+/// Group commit of subscribes into `store`, and the writer task to spawn.
+pub fn group_commit(store: Arc<dyn Store>, settings: BatchSettings) -> (GroupCommit, Writer) {
+    let (queue, rx) = mpsc::channel(QUEUE);
+    let settings = BatchSettings {
+        max: settings.max.max(1),
+        ..settings
+    };
+    let writer = Writer {
+        inner: store,
+        queue: rx,
+        settings,
+    };
+    (GroupCommit { queue }, writer)
 }
 
 // === impl Writer ===
@@ -151,27 +159,12 @@ async fn one_by_one(store: &dyn Store, batch: Vec<Pending>) {
     }
 }
 
-// === impl Batched ===
+// === impl GroupCommit ===
 
-impl Batched {
-    fn new(inner: Arc<dyn Store>, settings: BatchSettings) -> (Batched, Writer) {
-        let (tx, rx) = mpsc::channel(QUEUE);
-        let settings = BatchSettings {
-            max: settings.max.max(1),
-            ..settings
-        };
-        let writer = Writer {
-            inner: inner.clone(),
-            queue: rx,
-            settings,
-        };
-        (Batched { inner, queue: tx }, writer)
-    }
-}
-
-#[async_trait]
-impl Store for Batched {
-    async fn upsert(&self, sub: &Subscription, now: i64) -> Result<Upsert, StoreError> {
+impl GroupCommit {
+    /// Inserts or replaces `sub` as [`Store::upsert`] does, answering once its batch is
+    /// committed.
+    pub async fn upsert(&self, sub: &Subscription, now: i64) -> Result<Upsert, StoreError> {
         let (reply, answer) = oneshot::channel();
         let pending = Pending {
             sub: sub.clone(),
@@ -188,63 +181,6 @@ impl Store for Batched {
             Ok(Err(_)) => Err(StoreError::Unavailable(sqlx::Error::PoolClosed)),
             Err(_) => Err(StoreError::Unavailable(sqlx::Error::PoolTimedOut)),
         }
-    }
-
-    async fn upsert_many(&self, rows: &[(&Subscription, i64)]) -> Result<Vec<Upsert>, StoreError> {
-        self.inner.upsert_many(rows).await
-    }
-
-    async fn remove(&self, key: &SubscriptionKey) -> Result<bool, StoreError> {
-        self.inner.remove(key).await
-    }
-
-    async fn remove_token(
-        &self,
-        service: &str,
-        token: &DeviceToken,
-        accounts: &[AccountId],
-    ) -> Result<Vec<AccountId>, StoreError> {
-        self.inner.remove_token(service, token, accounts).await
-    }
-
-    async fn delete_expired(&self, now: i64) -> Result<Vec<SubscriptionKey>, StoreError> {
-        self.inner.delete_expired(now).await
-    }
-
-    fn live(&self, now: i64) -> BoxStream<'_, Result<Subscription, StoreError>> {
-        self.inner.live(now)
-    }
-
-    fn changed_since(
-        &self,
-        since: i64,
-        now: i64,
-    ) -> BoxStream<'_, Result<(Subscription, i64), StoreError>> {
-        self.inner.changed_since(since, now)
-    }
-
-    async fn last_change(&self) -> Result<i64, StoreError> {
-        self.inner.last_change().await
-    }
-
-    async fn change_clock(&self, local_now: i64) -> Result<i64, StoreError> {
-        self.inner.change_clock(local_now).await
-    }
-
-    async fn for_account(
-        &self,
-        account: &AccountId,
-        now: i64,
-    ) -> Result<Vec<Subscription>, StoreError> {
-        self.inner.for_account(account, now).await
-    }
-
-    async fn count_by_service(&self, now: i64) -> Result<Vec<(String, u64)>, StoreError> {
-        self.inner.count_by_service(now).await
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        self.inner.ping().await
     }
 }
 

@@ -29,7 +29,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use futures::stream::BoxStream;
 
-pub use batch::{batched, BatchSettings, Writer as BatchWriter};
+pub use batch::{group_commit, BatchSettings, GroupCommit, Writer as BatchWriter};
 pub use error::StoreError;
 pub use expiry::{run_expiry, EXPIRY_INTERVAL};
 pub use seal::Sealer;

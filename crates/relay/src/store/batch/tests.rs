@@ -3,7 +3,7 @@
 use std::sync::atomic::Ordering;
 
 use super::*;
-use crate::subscription::{EncKey, Signature};
+use crate::subscription::{AccountId, DeviceToken, EncKey, Signature};
 use crate::test_support::FakeStore;
 
 fn sub(n: u8) -> Subscription {
@@ -31,8 +31,7 @@ async fn one_batch(
         max: 64,
         window: Duration::ZERO,
     };
-    let (store, writer) = Batched::new(inner, settings);
-    let store = Arc::new(store);
+    let (store, writer) = group_commit(inner, settings);
     let callers: Vec<_> = subs
         .into_iter()
         .map(|s| {
@@ -112,14 +111,13 @@ async fn an_unavailable_database_answers_every_row_unavailable_without_retrying(
 #[tokio::test]
 async fn batches_hold_at_most_batch_max_rows() {
     let inner = Arc::new(FakeStore::default());
-    let (store, writer) = Batched::new(
+    let (store, writer) = group_commit(
         inner.clone(),
         BatchSettings {
             max: 2,
             window: Duration::ZERO,
         },
     );
-    let store = Arc::new(store);
     let callers: Vec<_> = (1..=5)
         .map(|n| {
             let store = store.clone();
